@@ -1,0 +1,28 @@
+/* Every cap a host can push against, in one place (DESIGN.md "Bounded everything"). */
+#ifndef QGAD_AGENT_LIMITS_H
+#define QGAD_AGENT_LIMITS_H
+
+/* protocol: per message, as upstream's json-streamer/json-lexer */
+#define QGAD_MAX_MESSAGE_BYTES (64u << 20)      /* "JSON token size limit exceeded" */
+#define QGAD_MAX_MESSAGE_TOKENS (2u << 20)      /* "JSON token count limit exceeded" */
+#define QGAD_MAX_NESTING 1024                   /* "JSON nesting depth limit exceeded" */
+/* protocol: partial-message bytes buffered across all sessions at once */
+#define QGAD_MAX_INPUT_TOTAL_BYTES (128u << 20)
+
+/* transport */
+#define QGAD_DEFAULT_MAX_CLIENTS 16             /* per listener; config max-clients */
+#define QGAD_MAX_WRITE_QUEUE_BYTES (160u << 20) /* unsent reply bytes; one 48 MiB read fits */
+#define QGAD_READ_CHUNK 4096
+#define QGAD_RETRY_PATH_MS 5000                 /* -r: reopen interval, as upstream */
+
+/* commands */
+#define QGAD_MAX_READ_COUNT (48u << 20)         /* guest-file-read count */
+#define QGAD_DEFAULT_MAX_FILE_HANDLES 256
+#define QGAD_DEFAULT_MAX_EXEC_PROCESSES 128
+#define QGAD_EXEC_STREAM_CAP (16u << 20)        /* per captured stream, as upstream */
+#define QGAD_DEFAULT_EXEC_OUTPUT_TOTAL (256u << 20)
+
+/* agent */
+#define QGAD_LOG_RING_BYTES (256u << 10)        /* log kept in memory while frozen */
+
+#endif

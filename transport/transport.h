@@ -1,0 +1,54 @@
+/* Transports move bytes; they never parse JSON. A channel is what -m/-p (or a socket
+ * from systemd) names: a device stream (virtio-serial, isa-serial) that carries one
+ * connection at a time, or a listener (unix-listen, vsock-listen, tcp-listen) that
+ * accepts several. Each connection gets its own session from the events below. */
+#ifndef QGAD_TRANSPORT_TRANSPORT_H
+#define QGAD_TRANSPORT_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct transport_conn;
+struct transport_channel;
+
+struct transport_events {
+    /* A connection started (a client was accepted, the host opened the port). Returns
+     * the per-connection context handed to data() and close(). */
+    void *(*open)(struct transport_conn *conn, void *user);
+    void (*data)(void *conn_ctx, const char *buf, size_t len);
+    /* The connection ended (EOF, HUP, error, reset): conn must not be used again. */
+    void (*close)(void *conn_ctx);
+    void *user;
+};
+
+struct transport_opts {
+    const char *method;     /* virtio-serial, isa-serial, unix-listen, vsock-listen, tcp-listen */
+    const char *path;       /* NULL: the method's default, if it has one */
+    bool retry_path;        /* -r: keep retrying a channel that cannot be opened */
+    unsigned max_clients;   /* listeners: connections served at once */
+    const uint32_t *vsock_allow_cids; /* vsock: peers accepted; NULL/0 -> host only (CID 2) */
+    size_t n_vsock_allow_cids;
+    int activated_fd;       /* >= 0: a listening socket from systemd (LISTEN_FDS) */
+};
+
+/* Methods this build knows, for validation and help text. */
+bool transport_method_known(const char *method);
+const char *transport_default_path(const char *method); /* NULL if none */
+
+/* Opens the channel; returns 0 or -errno (message already logged). */
+int transport_channel_open(const struct transport_opts *opts, const struct transport_events *ev,
+                           struct transport_channel **out);
+void transport_channel_close(struct transport_channel *ch);
+
+/* Queue bytes on a connection (takes ownership of buf). Past QGAD_MAX_WRITE_QUEUE_BYTES
+ * unsent, the connection is dropped (close event follows). */
+void transport_write(struct transport_conn *conn, char *buf, size_t len);
+/* A short description for logs ("unix:/run/x.sock#3", "virtio-serial"). */
+const char *transport_conn_name(const struct transport_conn *conn);
+
+/* systemd socket activation (LISTEN_PID/LISTEN_FDS): returns the fd (3) and sets *method
+ * from the socket family, -1 if not activated, or a negative errno on a fatal mismatch. */
+int transport_activation_fd(const char **method);
+
+#endif
