@@ -1,0 +1,19 @@
+/* Settings the agent core hands to command handlers at startup (from CLI and config).
+ * Filled in before the loop runs; read-only afterwards. */
+#ifndef QGAD_COMMANDS_SETTINGS_H
+#define QGAD_COMMANDS_SETTINGS_H
+
+#include <stdint.h>
+
+struct cmd_settings {
+    unsigned file_create_mode;   /* [qgad] file-create-mode, default 0600 */
+    unsigned max_file_handles;   /* [qgad] max-file-handles */
+    unsigned max_exec_processes; /* [qgad] max-exec-processes */
+    uint64_t exec_output_total;  /* [qgad] exec-output-total, bytes */
+    const char *fsfreeze_hook;   /* -F, NULL: no hook */
+};
+
+/* Defaults from agent/limits.h until the agent overwrites them. */
+extern struct cmd_settings cmd_settings;
+
+#endif
