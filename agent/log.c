@@ -1,0 +1,288 @@
+/* Logging (agent/log.h). Thread-safe: threadpool work functions may log too. Lines are
+ * formatted once and written with a single write(2) so appends from several threads
+ * never interleave. While suspended (frozen filesystems) lines go to a bounded ring;
+ * the log file itself is not even opened until resume, as it may live on a frozen fs. */
+#include "agent/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "agent/limits.h"
+#include "agent/xalloc.h"
+
+#define LOG_MASK_DEFAULT (LOG_LVL_ERROR | LOG_LVL_CRITICAL)
+#define LOG_MASK_ALL 0x3f
+/* Before agent_log_open() (option parsing) warnings show too, like GLib's default
+ * handler does for qemu-ga before its own handler is installed. */
+#define LOG_MASK_EARLY (LOG_MASK_DEFAULT | LOG_LVL_WARNING)
+
+struct ring_line {
+    struct ring_line *next;
+    bool audit;     /* also goes to syslog on resume */
+    size_t msg_off; /* where the message starts inside text */
+    size_t len;
+    char text[]; /* the formatted line, '\n' included */
+};
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static int log_fd = STDERR_FILENO;
+static bool log_fd_owned;
+static unsigned log_mask = LOG_MASK_EARLY;
+static bool log_suspended;
+static char *log_deferred_path; /* opened on resume */
+static bool log_syslog_open;
+
+static struct ring_line *ring_head, *ring_tail;
+static size_t ring_bytes;
+static unsigned long ring_dropped;
+
+static const char *level_name(enum log_level level)
+{
+    switch (level) {
+    case LOG_LVL_ERROR:
+        return "error";
+    case LOG_LVL_CRITICAL:
+        return "critical";
+    case LOG_LVL_WARNING:
+        return "warning";
+    case LOG_LVL_MESSAGE:
+        return "message";
+    case LOG_LVL_INFO:
+        return "info";
+    case LOG_LVL_DEBUG:
+        return "debug";
+    }
+    return "unknown";
+}
+
+static void write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return; /* nowhere left to report it */
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+/* Makes path the log destination; called with log_lock held. 0 or -errno. */
+static int use_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd < 0)
+        return -errno;
+    log_fd = fd;
+    log_fd_owned = true;
+    return 0;
+}
+
+static void close_current(void)
+{
+    if (log_fd_owned)
+        close(log_fd);
+    log_fd = STDERR_FILENO;
+    log_fd_owned = false;
+}
+
+static void audit_syslog(const char *msg)
+{
+    if (!log_syslog_open) {
+        openlog("qgad", LOG_PID, LOG_DAEMON);
+        log_syslog_open = true;
+    }
+    syslog(LOG_INFO, "%s", msg);
+}
+
+static void ring_drop_head(void)
+{
+    struct ring_line *l = ring_head;
+
+    ring_head = l->next;
+    if (!ring_head)
+        ring_tail = NULL;
+    ring_bytes -= l->len;
+    ring_dropped++;
+    free(l);
+}
+
+/* Called with log_lock held. */
+static void ring_push(const char *line, size_t len, size_t msg_off, bool audit)
+{
+    if (len > QGAD_LOG_RING_BYTES) {
+        ring_dropped++;
+        return;
+    }
+    while (ring_head && ring_bytes + len > QGAD_LOG_RING_BYTES)
+        ring_drop_head();
+    struct ring_line *l = xmalloc(sizeof(*l) + len + 1);
+    l->next = NULL;
+    l->audit = audit;
+    l->msg_off = msg_off;
+    l->len = len;
+    memcpy(l->text, line, len + 1);
+    if (ring_tail)
+        ring_tail->next = l;
+    else
+        ring_head = l;
+    ring_tail = l;
+    ring_bytes += len;
+}
+
+/* "<sec>.<usec>: <level>: <msg>\n"; *msg_off is where <msg> starts. */
+static char *format_line(enum log_level level, const char *msg, size_t *len, size_t *msg_off)
+{
+    struct timeval tv;
+    char prefix[64];
+
+    gettimeofday(&tv, NULL);
+    snprintf(prefix, sizeof(prefix), "%lld.%06ld: %s: ", (long long)tv.tv_sec, (long)tv.tv_usec,
+             level_name(level));
+    char *line = xasprintf("%s%s\n", prefix, msg);
+    *len = strlen(line);
+    *msg_off = strlen(prefix);
+    return line;
+}
+
+/* Called with log_lock held. */
+static void emit(enum log_level level, const char *msg, bool audit)
+{
+    size_t len, msg_off;
+    char *line = format_line(level, msg, &len, &msg_off);
+
+    if (log_suspended) {
+        ring_push(line, len, msg_off, audit);
+    } else {
+        if (audit)
+            audit_syslog(msg);
+        write_all(log_fd, line, len);
+    }
+    free(line);
+}
+
+int agent_log_open(const char *path, bool verbose)
+{
+    int ret = 0;
+
+    pthread_mutex_lock(&log_lock);
+    __atomic_store_n(&log_mask, verbose ? LOG_MASK_ALL : LOG_MASK_DEFAULT, __ATOMIC_RELAXED);
+    free(log_deferred_path);
+    log_deferred_path = NULL;
+    close_current();
+    if (path && log_suspended) {
+        log_deferred_path = xstrdup(path);
+    } else if (path) {
+        ret = use_file(path);
+    }
+    pthread_mutex_unlock(&log_lock);
+    return ret;
+}
+
+void agent_log_close(void)
+{
+    pthread_mutex_lock(&log_lock);
+    close_current();
+    free(log_deferred_path);
+    log_deferred_path = NULL;
+    while (ring_head)
+        ring_drop_head();
+    ring_dropped = 0;
+    log_suspended = false;
+    __atomic_store_n(&log_mask, LOG_MASK_EARLY, __ATOMIC_RELAXED);
+    if (log_syslog_open) {
+        closelog();
+        log_syslog_open = false;
+    }
+    pthread_mutex_unlock(&log_lock);
+}
+
+void agent_log_suspend(void)
+{
+    pthread_mutex_lock(&log_lock);
+    log_suspended = true;
+    pthread_mutex_unlock(&log_lock);
+}
+
+void agent_log_resume(void)
+{
+    int open_err = 0;
+
+    pthread_mutex_lock(&log_lock);
+    if (!log_suspended) {
+        pthread_mutex_unlock(&log_lock);
+        return;
+    }
+    log_suspended = false;
+    if (log_deferred_path)
+        open_err = use_file(log_deferred_path);
+    if (open_err) {
+        char *msg = xasprintf("cannot open log file %s: %s; logging to stderr", log_deferred_path,
+                              strerror(-open_err));
+        emit(LOG_LVL_ERROR, msg, false);
+        free(msg);
+    }
+    free(log_deferred_path);
+    log_deferred_path = NULL;
+    if (ring_dropped) {
+        char *msg = xasprintf("%lu log lines dropped while logging was suspended", ring_dropped);
+        emit(LOG_LVL_WARNING, msg, false);
+        free(msg);
+        ring_dropped = 0;
+    }
+    for (struct ring_line *l = ring_head; l; l = l->next) {
+        if (l->audit) {
+            char *msg = xstrndup(l->text + l->msg_off, l->len - l->msg_off - 1);
+            audit_syslog(msg);
+            free(msg);
+        }
+        write_all(log_fd, l->text, l->len);
+    }
+    while (ring_head)
+        ring_drop_head();
+    ring_dropped = 0;
+    pthread_mutex_unlock(&log_lock);
+}
+
+static void log_v(enum log_level level, bool audit, const char *fmt, va_list ap)
+{
+    char *msg = NULL;
+
+    if (vasprintf(&msg, fmt, ap) < 0)
+        return;
+    pthread_mutex_lock(&log_lock);
+    if (audit || (level & log_mask))
+        emit(level, msg, audit);
+    pthread_mutex_unlock(&log_lock);
+    free(msg);
+}
+
+void agent_log(enum log_level level, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!(level & __atomic_load_n(&log_mask, __ATOMIC_RELAXED)))
+        return; /* cheap early exit for filtered debug lines */
+    va_start(ap, fmt);
+    log_v(level, false, fmt, ap);
+    va_end(ap);
+}
+
+void agent_audit(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_v(LOG_LVL_INFO, true, fmt, ap);
+    va_end(ap);
+}
