@@ -1,0 +1,439 @@
+"""Shared helper for qgad protocol tests: start the real daemon, talk to it over sockets.
+
+Standard library only. Every wait has a deadline, so a hung daemon fails a test instead of
+hanging ctest. Every process started here is killed by PID on teardown.
+
+    with Agent() as a:                      # unix-listen in a fresh temp dir
+        c = Client(a)
+        self.assertEqual(c.ok('guest-ping'), {})
+        cls, desc = c.err('guest-nope')
+
+Environment:
+    QGAD_BIN            the daemon (set by ctest); default: build*/qgad under the repo
+    QGAD_TIMEOUT_SCALE  multiply every deadline (default 1, or 4 for a sanitizer build)
+    QGAD_KEEP           keep temp dirs (state, log) for inspection
+"""
+
+import json
+import os
+import random
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_MISSING = object()
+
+
+def _find_bin():
+    env = os.environ.get('QGAD_BIN')
+    if env:
+        return env
+    for d in ('build', 'build-asan'):
+        p = os.path.join(REPO, d, 'qgad')
+        if os.access(p, os.X_OK):
+            return p
+    raise RuntimeError('set QGAD_BIN to the built qgad daemon')
+
+
+QGAD_BIN = _find_bin()
+
+
+def _is_sanitized(path):
+    try:
+        with open(path, 'rb') as f:
+            return b'__asan_init' in f.read()
+    except OSError:
+        return False
+
+
+SANITIZED = _is_sanitized(QGAD_BIN)
+SCALE = float(os.environ.get('QGAD_TIMEOUT_SCALE') or (4 if SANITIZED else 1))
+
+
+def timeout(seconds):
+    """A deadline in seconds, scaled for slow (sanitizer) builds."""
+    return seconds * SCALE
+
+
+DEFAULT_TIMEOUT = 10
+
+
+def free_tcp_port():
+    """A loopback port that was free a moment ago (bind 0, read it, close)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def wait_for(predicate, secs=DEFAULT_TIMEOUT, interval=0.01, what='condition'):
+    deadline = time.monotonic() + timeout(secs)
+    while True:
+        v = predicate()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError('timed out waiting for ' + what)
+        time.sleep(interval)
+
+
+def run_qgad(args, secs=DEFAULT_TIMEOUT, env=None, stdin=subprocess.DEVNULL):
+    """Run the daemon for a one-shot CLI (-D, -V, -b help, bad options) and return the
+    CompletedProcess (stdout/stderr as text)."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    return subprocess.run([QGAD_BIN] + list(args), stdin=stdin, capture_output=True,
+                          text=True, timeout=timeout(secs), env=full_env)
+
+
+class QgaError(Exception):
+    def __init__(self, reply):
+        err = reply.get('error', {})
+        self.cls = err.get('class')
+        self.desc = err.get('desc')
+        self.reply = reply
+        super().__init__('%s: %s' % (self.cls, self.desc))
+
+
+class Agent:
+    """The qgad daemon in its own temp dir: statedir (-t), logfile (-l), -v, a config file
+    (-c, empty unless `config` text is given, so the host's config never leaks in).
+
+    method: 'unix-listen' (socket in the temp dir) or 'tcp-listen' (free loopback port).
+    Create with start=False (or use as a context manager, which starts it) to prepare the
+    statedir first, e.g. a frozen marker. extra_args go after the generated ones."""
+
+    def __init__(self, method='unix-listen', extra_args=(), config=None, statedir=None,
+                 env=None, verbose=True, logfile=True, path=None):
+        self.tmpdir = tempfile.mkdtemp(prefix='qgadtest-')
+        self.method = method
+        self.extra_args = list(extra_args)
+        self.config = config
+        self.env = env
+        self.verbose = verbose
+        self.statedir = statedir or self.tmp('state')
+        os.makedirs(self.statedir, exist_ok=True)
+        self.logfile = self.tmp('qgad.log') if logfile else None
+        self.port = None
+        self.path = path
+        if method == 'unix-listen' and path is None:
+            self.path = self.tmp('qga.sock')
+        elif method == 'tcp-listen' and path is None:
+            self.port = free_tcp_port()
+            self.path = '127.0.0.1:%d' % self.port
+        elif method == 'tcp-listen':
+            self.port = int(path.rsplit(':', 1)[1])
+        self.proc = None
+        self.pid = None
+        self.returncode = None
+        self._stderr = None
+
+    def tmp(self, name):
+        return os.path.join(self.tmpdir, name)
+
+    def args(self):
+        a = [QGAD_BIN, '-m', self.method, '-p', self.path, '-t', self.statedir]
+        if self.logfile:
+            a += ['-l', self.logfile]
+        if self.verbose:
+            a.append('-v')
+        if self.config is not False:
+            conf = self.tmp('qgad.conf')
+            with open(conf, 'w') as f:
+                f.write(self.config or '')
+            a += ['-c', conf]
+        return a + self.extra_args
+
+    def start(self, wait=True):
+        env = dict(os.environ)
+        if self.env:
+            env.update(self.env)
+        self._stderr = open(self.tmp('stderr'), 'wb')
+        self.proc = subprocess.Popen(self.args(), stdin=subprocess.DEVNULL,
+                                     stdout=self._stderr, stderr=self._stderr, env=env,
+                                     cwd=self.tmpdir)
+        self.pid = self.proc.pid
+        if wait:
+            self.wait_ready()
+        return self
+
+    def address(self):
+        if self.method == 'unix-listen':
+            return ('unix', self.path)
+        return ('tcp', ('127.0.0.1', self.port))
+
+    def wait_ready(self, secs=DEFAULT_TIMEOUT, address=None):
+        """Until the listener accepts a connection (a probe, closed at once)."""
+        address = address or self.address()
+        deadline = time.monotonic() + timeout(secs)
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError('qgad exited early with %s\n%s' %
+                                     (self.proc.returncode, self.diagnostics()))
+            try:
+                s = _connect(address, 1)
+                s.close()
+                return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError('qgad did not start listening\n' + self.diagnostics())
+            time.sleep(0.01)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, secs=DEFAULT_TIMEOUT):
+        """Signal the daemon and return its exit code (negative: killed by a signal)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            os.kill(self.pid, sig)
+            try:
+                self.proc.wait(timeout=timeout(secs))
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.proc.wait()
+                raise AssertionError('qgad did not exit on signal %d\n%s' %
+                                     (sig, self.diagnostics()))
+        self.returncode = self.proc.returncode
+        return self.returncode
+
+    def wait_exit(self, secs=DEFAULT_TIMEOUT):
+        try:
+            return self.proc.wait(timeout=timeout(secs))
+        except subprocess.TimeoutExpired:
+            raise AssertionError('qgad still running\n' + self.diagnostics())
+
+    def log_text(self):
+        if not self.logfile:
+            return ''
+        try:
+            with open(self.logfile, 'r', errors='replace') as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+    def stderr_text(self):
+        try:
+            with open(self.tmp('stderr'), 'r', errors='replace') as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+    def diagnostics(self):
+        return ('--- qgad stderr ---\n%s\n--- qgad log (tail) ---\n%s' %
+                (self.stderr_text()[-4000:], self.log_text()[-4000:]))
+
+    def sanitizer_report(self):
+        """Sanitizer findings on the daemon's stderr, or ''."""
+        text = self.stderr_text()
+        for marker in ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:'):
+            if marker in text:
+                return text
+        return ''
+
+    def cleanup(self):
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+            self.proc.wait()
+        if self._stderr:
+            self._stderr.close()
+            self._stderr = None
+        if not os.environ.get('QGAD_KEEP'):
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+    def __enter__(self):
+        if self.proc is None:
+            try:
+                self.start()
+            except BaseException:
+                self.cleanup()
+                raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is not None:
+                sys.stderr.write(self.diagnostics() + '\n')
+            elif self.alive():
+                # A clean stop lets a sanitizer build report leaks.
+                self.stop()
+            report = self.sanitizer_report()
+        finally:
+            self.cleanup()
+        if report and exc_type is None:
+            raise AssertionError('sanitizer report from qgad:\n' + report[-8000:])
+        return False
+
+
+def _connect(address, secs):
+    kind, where = address
+    if kind == 'unix':
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(secs)
+    try:
+        s.connect(where)
+    except BaseException:
+        s.close()
+        raise
+    s.settimeout(None)
+    return s
+
+
+class Client:
+    """One connection (one session). Replies are lines; a reply to guest-sync-delimited
+    starts with a raw 0xFF byte, which recv_reply strips (see .last_raw / .last_delimited).
+    Accepts an Agent, or an address ('unix', path) / ('tcp', (host, port))."""
+
+    def __init__(self, target, secs=DEFAULT_TIMEOUT):
+        address = target.address() if isinstance(target, Agent) else target
+        self.sock = _connect(address, timeout(secs))
+        self.buf = bytearray()
+        self.eof = False
+        self.last_raw = None
+        self.last_delimited = False
+
+    # --- sending -------------------------------------------------------------------
+    def send_raw(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.settimeout(timeout(DEFAULT_TIMEOUT))
+        try:
+            self.sock.sendall(data)
+        finally:
+            self.sock.settimeout(None)
+
+    @staticmethod
+    def request(name, args=None, id=_MISSING):
+        req = {'execute': name}
+        if args is not None:
+            req['arguments'] = args
+        if id is not _MISSING:
+            req['id'] = id
+        return json.dumps(req).encode()
+
+    def send(self, name, args=None, id=_MISSING):
+        self.send_raw(self.request(name, args, id))
+
+    # --- receiving -----------------------------------------------------------------
+    def _fill(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError('no reply from qgad in time')
+        r, _, _ = select.select([self.sock], [], [], left)
+        if not r:
+            raise TimeoutError('no reply from qgad in time')
+        data = self.sock.recv(1 << 20)
+        if not data:
+            self.eof = True
+            raise EOFError('qgad closed the connection')
+        self.buf += data
+
+    def recv_line(self, secs=DEFAULT_TIMEOUT):
+        """One raw reply line including a leading 0xFF if present, without the '\\n'."""
+        deadline = time.monotonic() + timeout(secs)
+        while True:
+            i = self.buf.find(b'\n')
+            if i >= 0:
+                line = bytes(self.buf[:i])
+                del self.buf[:i + 1]
+                return line
+            self._fill(deadline)
+
+    def recv_reply(self, secs=DEFAULT_TIMEOUT):
+        line = self.recv_line(secs)
+        self.last_raw = line
+        self.last_delimited = line.startswith(b'\xff')
+        return json.loads(line.lstrip(b'\xff').decode('ascii'))
+
+    def recv_replies(self, n, secs=DEFAULT_TIMEOUT):
+        return [self.recv_reply(secs) for _ in range(n)]
+
+    def expect_silence(self, secs=0.3):
+        """Assert nothing arrives for secs (not scaled: absence can only be sampled)."""
+        if self.buf:
+            raise AssertionError('unexpected bytes from qgad: %r' % bytes(self.buf[:200]))
+        r, _, _ = select.select([self.sock], [], [], secs)
+        if r:
+            data = self.sock.recv(65536)
+            if data:
+                raise AssertionError('unexpected bytes from qgad: %r' % data[:200])
+            self.eof = True
+            raise AssertionError('qgad closed the connection')
+
+    def expect_closed(self, secs=DEFAULT_TIMEOUT):
+        """Read (and discard) until EOF or a reset; fail on timeout."""
+        deadline = time.monotonic() + timeout(secs)
+        try:
+            while True:
+                self.buf.clear()
+                self._fill(deadline)
+        except EOFError:
+            return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+
+    # --- conveniences --------------------------------------------------------------
+    def cmd(self, name, args=None, id=_MISSING, secs=DEFAULT_TIMEOUT):
+        """Send one request and return its parsed reply."""
+        self.send(name, args, id)
+        return self.recv_reply(secs)
+
+    def ok(self, name, args=None, secs=DEFAULT_TIMEOUT):
+        """The 'return' value, or raise QgaError."""
+        reply = self.cmd(name, args, secs=secs)
+        if 'return' not in reply:
+            raise QgaError(reply)
+        return reply['return']
+
+    def err(self, name, args=None, secs=DEFAULT_TIMEOUT):
+        """(class, desc) of an expected error reply."""
+        reply = self.cmd(name, args, secs=secs)
+        if 'error' not in reply:
+            raise AssertionError('expected an error from %s, got %r' % (name, reply))
+        return reply['error']['class'], reply['error']['desc']
+
+    def sync(self, secs=DEFAULT_TIMEOUT):
+        """0xFF + guest-sync-delimited with a random id; skip everything up to its reply
+        (e.g. the parse error upstream emits for the 0xFF). Returns the id."""
+        sid = random.randint(1, 2**53)
+        self.send_raw(b'\xff' + self.request('guest-sync-delimited', {'id': sid}))
+        deadline = time.monotonic() + timeout(secs)
+        while True:
+            left = max(0.001, (deadline - time.monotonic()) / SCALE)
+            reply = self.recv_reply(left)
+            if reply.get('return') == sid:
+                if not self.last_delimited:
+                    raise AssertionError('guest-sync-delimited reply lacks the 0xFF prefix')
+                return sid
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def main():
+    """unittest.main() with verbosity from the command line (ctest passes -v)."""
+    import unittest
+    unittest.main(buffer=False)
