@@ -1,0 +1,47 @@
+/* Session-level commands: guest-sync, guest-sync-delimited, guest-ping, guest-info. All
+ * instant; the barrier and the 0xFF prefix of the sync pair are the session's business
+ * (CMD_BARRIER / CMD_DELIMITED), so the handlers only echo the id. */
+#include <stdint.h>
+
+#include "commands/handlers.h"
+#include "commands/json.h"
+#include "commands/registry.h"
+
+static void sync_echo(cmd_call *call)
+{
+    /* the checker guaranteed an int64; re-encode it as QEMU does ("-0" -> 0) */
+    call_return(call, json_int(call_arg_int(call, "id", 0)));
+}
+
+void cmd_sync_delimited(cmd_call *call)
+{
+    sync_echo(call);
+}
+
+void cmd_sync(cmd_call *call)
+{
+    sync_echo(call);
+}
+
+void cmd_ping(cmd_call *call)
+{
+    call_return_empty(call);
+}
+
+void cmd_info(cmd_call *call)
+{
+    yajl_val list = json_array();
+    /* newest first: reverse schema order, as upstream's generated list */
+    for (size_t i = cmd_count(); i-- > 0;) {
+        const struct cmd_def *cmd = cmd_at(i);
+        yajl_val entry = json_object();
+        json_object_add_str(entry, "name", cmd->name);
+        json_object_add_bool(entry, "enabled", cmd_enabled(cmd));
+        json_object_add_bool(entry, "success-response", !(cmd->flags & CMD_NO_SUCCESS_REPLY));
+        json_array_add(list, entry);
+    }
+    yajl_val info = json_object();
+    json_object_add_str(info, "version", QGAD_VERSION);
+    json_object_add(info, "supported_commands", list);
+    call_return(call, info);
+}
