@@ -1,0 +1,115 @@
+/* Private to transport/: the backend vtable (one row per method, as curl's vtls) and the
+ * plumbing the backends share. listener.c serves every stream-socket backend (unix, vsock,
+ * tcp); chardev.c serves the device backends (virtio-serial, isa-serial). */
+#ifndef QGAD_TRANSPORT_INTERNAL_H
+#define QGAD_TRANSPORT_INTERNAL_H
+
+#include "transport/transport.h"
+
+#include <uv.h>
+
+struct transport_backend {
+    const char *method;
+    const char *default_path; /* NULL: -p is required */
+    /* Listeners: a bound, listening, non-blocking, close-on-exec socket for ch->path;
+     * returns the fd or -errno (already logged). */
+    int (*listen_fd)(struct transport_channel *ch);
+    /* Listeners: vet an accepted peer; 0 accepts, -errno rejects (already logged). Writes
+     * a short peer description into desc. NULL: every peer is accepted. */
+    int (*vet_peer)(struct transport_channel *ch, int fd, char *desc, size_t desc_len);
+    /* Listeners: undo what listen_fd left in the file system (the unix socket file). */
+    void (*cleanup)(struct transport_channel *ch);
+    /* Devices: open and configure the device; returns the fd or -errno (not logged). */
+    int (*open_dev)(struct transport_channel *ch);
+    /* Devices: true when a hangup is a state of the port that ends by itself (virtio:
+     * the host closed its side; SIGIO tells when it reopens); false when the open file
+     * is dead after a hangup (a tty) and the device must be reopened. */
+    bool hup_is_transient;
+};
+
+extern const struct transport_backend transport_virtio_serial;
+extern const struct transport_backend transport_isa_serial;
+extern const struct transport_backend transport_unix;
+extern const struct transport_backend transport_vsock;
+extern const struct transport_backend transport_tcp;
+
+struct transport_listener;
+struct transport_chardev;
+
+struct transport_channel {
+    const struct transport_backend *be;
+    struct transport_events ev;
+    char *path; /* owned; NULL only for an activated socket */
+    bool retry_path;
+    unsigned max_clients;
+    uint32_t *allow_cids; /* owned; vsock peers accepted */
+    size_t n_allow_cids;
+    int activated_fd;
+    bool closing;
+    unsigned next_conn_id;
+    struct transport_conn *conns; /* every live connection (close event not yet fired) */
+    unsigned n_conns;
+    uv_timer_t *retry_timer; /* -r: reopen attempts; NULL when not retrying */
+    struct transport_listener *listener;
+    struct transport_chardev *dev;
+    void *backend_data; /* per-backend state (unix: the socket file identity) */
+};
+
+/* One connection as the layers above see it. Backends embed it first in their own struct
+ * and supply the ops. The close event is always fired from a libuv close callback (or by
+ * transport_channel_close), never inside data() or transport_write(), so a session is
+ * never freed under its own feet. */
+struct transport_conn_ops {
+    /* Queue an owned buffer (the cap has already been checked). */
+    void (*write)(struct transport_conn *conn, char *buf, size_t len);
+    /* Stop all I/O and start closing the backend's handles; their close callback must call
+     * transport_conn_release() and then free the container. */
+    void (*shutdown)(struct transport_conn *conn);
+};
+
+struct transport_conn {
+    struct transport_channel *ch;
+    const struct transport_conn_ops *ops;
+    void *ctx;
+    char *name;
+    size_t queued;    /* bytes handed to write() and not yet written */
+    bool ending;      /* shutdown started */
+    bool close_fired; /* events.close() done */
+    struct transport_conn *prev, *next;
+};
+
+/* transport.c: connection life cycle shared by all backends. */
+void transport_conn_start(struct transport_channel *ch, struct transport_conn *conn,
+                          const struct transport_conn_ops *ops, char *name);
+/* Deliver bytes read from the stream (no-op once the connection is ending). */
+void transport_conn_data(struct transport_conn *conn, const char *buf, size_t len);
+/* End the connection (EOF, error, hangup, cap); the close event follows from a callback. */
+void transport_conn_end(struct transport_conn *conn);
+/* The backend's handles are closed: fire the close event if still due, unlink. */
+void transport_conn_release(struct transport_conn *conn);
+/* Account a write completion (or a discarded buffer) of len bytes. */
+void transport_conn_written(struct transport_conn *conn, size_t len);
+
+/* Reopen the channel after QGAD_RETRY_PATH_MS (and again until it works). */
+void transport_channel_retry(struct transport_channel *ch);
+
+/* listener.c */
+int transport_listener_start(struct transport_channel *ch);
+void transport_listener_stop(struct transport_channel *ch);
+
+/* chardev.c */
+int transport_chardev_start(struct transport_channel *ch);
+void transport_chardev_stop(struct transport_channel *ch);
+
+/* Helpers for backends. */
+int transport_sock_listen(int fd, const struct sockaddr *sa, socklen_t len);
+int transport_parse_vsock_addr(const char *s, uint32_t *cid, uint32_t *port);
+int transport_parse_host_port(const char *s, char **host, char **port);
+bool transport_vsock_cid_allowed(const struct transport_channel *ch, uint32_t cid);
+/* isa-serial: raw termios exactly as upstream (PROTOCOL.md 4.1); 0 or -errno. */
+int transport_tty_make_raw(int fd);
+
+#define TRANSPORT_VSOCK_HOST_CID 2u
+#define TRANSPORT_VSOCK_ANY_CID 4294967295u
+
+#endif

@@ -1,0 +1,222 @@
+/* Stream-socket plumbing shared by unix-listen, vsock-listen and tcp-listen: the backend
+ * hands over a listening fd, libuv accepts (uv_pipe_t works for any stream socket family,
+ * AF_VSOCK included) and every client becomes a connection with its own read loop and
+ * write queue. Unlike upstream (one client, backlog 1, exit on a read error), several
+ * clients are served at once and an error ends only that client. */
+#include "transport/internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "agent/limits.h"
+#include "agent/log.h"
+#include "agent/xalloc.h"
+
+struct transport_listener {
+    uv_pipe_t handle;
+    struct transport_channel *ch;
+};
+
+struct listener_conn {
+    struct transport_conn base; /* first: the conn is the container */
+    uv_pipe_t pipe;
+    char rbuf[QGAD_READ_CHUNK];
+};
+
+struct listener_write {
+    uv_write_t req;
+    struct listener_conn *conn;
+    char *buf;
+    size_t len;
+};
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+int transport_sock_listen(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    if (bind(fd, sa, len) < 0 || listen(fd, SOMAXCONN) < 0)
+        return -errno;
+    return 0;
+}
+
+static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct listener_conn *c = container_of(h, struct listener_conn, pipe);
+    buf->base = c->rbuf;
+    buf->len = sizeof(c->rbuf);
+}
+
+static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct listener_conn *c = container_of(s, struct listener_conn, pipe);
+
+    if (nread > 0) {
+        transport_conn_data(&c->base, buf->base, (size_t)nread);
+    } else if (nread == UV_EOF) {
+        log_debug("%s: peer closed the connection", c->base.name);
+        transport_conn_end(&c->base);
+    } else if (nread < 0) {
+        log_warning("%s: read error: %s", c->base.name, uv_strerror((int)nread));
+        transport_conn_end(&c->base);
+    }
+}
+
+static void conn_write_cb(uv_write_t *req, int status)
+{
+    struct listener_write *w = container_of(req, struct listener_write, req);
+    struct listener_conn *c = w->conn;
+
+    transport_conn_written(&c->base, w->len);
+    free(w->buf);
+    free(w);
+    if (status < 0 && status != UV_ECANCELED) {
+        log_debug("%s: write error: %s", c->base.name, uv_strerror(status));
+        transport_conn_end(&c->base);
+    }
+}
+
+static void conn_write(struct transport_conn *conn, char *buf, size_t len)
+{
+    struct listener_conn *c = (struct listener_conn *)conn;
+    struct listener_write *w = xmalloc(sizeof(*w));
+    uv_buf_t b = uv_buf_init(buf, (unsigned)len);
+
+    w->conn = c;
+    w->buf = buf;
+    w->len = len;
+    int rc = uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, conn_write_cb);
+    if (rc < 0) {
+        log_debug("%s: write error: %s", conn->name, uv_strerror(rc));
+        transport_conn_written(conn, len);
+        free(buf);
+        free(w);
+        transport_conn_end(conn);
+    }
+}
+
+static void conn_close_cb(uv_handle_t *h)
+{
+    struct listener_conn *c = container_of(h, struct listener_conn, pipe);
+
+    transport_conn_release(&c->base);
+    free(c->base.name);
+    free(c);
+}
+
+static void conn_shutdown(struct transport_conn *conn)
+{
+    struct listener_conn *c = (struct listener_conn *)conn;
+
+    uv_read_stop((uv_stream_t *)&c->pipe);
+    uv_close((uv_handle_t *)&c->pipe, conn_close_cb);
+}
+
+static const struct transport_conn_ops listener_conn_ops = {
+    .write = conn_write,
+    .shutdown = conn_shutdown,
+};
+
+static void reject_close_cb(uv_handle_t *h)
+{
+    free(container_of(h, struct listener_conn, pipe));
+}
+
+/* "unix-listen" -> "unix": the scheme part of connection names. */
+static char *conn_name(const struct transport_channel *ch, unsigned id)
+{
+    size_t n = strcspn(ch->be->method, "-");
+    if (ch->path)
+        return xasprintf("%.*s:%s#%u", (int)n, ch->be->method, ch->path, id);
+    return xasprintf("%.*s:activated#%u", (int)n, ch->be->method, id);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct transport_listener *l = container_of(server, struct transport_listener, handle);
+    struct transport_channel *ch = l->ch;
+    char peer[128] = "";
+    uv_os_fd_t fd;
+
+    if (status < 0) {
+        log_warning("%s: accept failed: %s", ch->be->method, uv_strerror(status));
+        return;
+    }
+    struct listener_conn *c = xcalloc(1, sizeof(*c));
+    uv_pipe_init(uv_default_loop(), &c->pipe, 0);
+    int rc = uv_accept(server, (uv_stream_t *)&c->pipe);
+    if (rc < 0 || uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0) {
+        log_warning("%s: accept failed: %s", ch->be->method, uv_strerror(rc));
+        uv_close((uv_handle_t *)&c->pipe, reject_close_cb);
+        return;
+    }
+    if (ch->be->vet_peer && ch->be->vet_peer(ch, fd, peer, sizeof(peer)) < 0) {
+        uv_close((uv_handle_t *)&c->pipe, reject_close_cb);
+        return;
+    }
+    /* Refuse at once rather than leave the client waiting unserved in the backlog. */
+    if (ch->n_conns >= ch->max_clients) {
+        log_warning("%s: %u clients connected (max-clients), closing the new connection%s%s",
+                    ch->path ? ch->path : ch->be->method, ch->n_conns, *peer ? " from " : "", peer);
+        uv_close((uv_handle_t *)&c->pipe, reject_close_cb);
+        return;
+    }
+    char *name = conn_name(ch, ++ch->next_conn_id);
+    log_info("%s: client connected%s%s", name, *peer ? " from " : "", peer);
+    transport_conn_start(ch, &c->base, &listener_conn_ops, name);
+    if (!c->base.ending) {
+        rc = uv_read_start((uv_stream_t *)&c->pipe, conn_alloc_cb, conn_read_cb);
+        if (rc < 0) {
+            log_warning("%s: cannot read: %s", name, uv_strerror(rc));
+            transport_conn_end(&c->base);
+        }
+    }
+}
+
+static void listener_close_cb(uv_handle_t *h)
+{
+    free(container_of(h, struct transport_listener, handle));
+}
+
+int transport_listener_start(struct transport_channel *ch)
+{
+    int fd = ch->activated_fd;
+
+    if (fd >= 0)
+        ch->activated_fd = -1; /* consumed: a retry binds the path itself */
+    else
+        fd = ch->be->listen_fd(ch);
+    if (fd < 0)
+        return fd;
+
+    struct transport_listener *l = xcalloc(1, sizeof(*l));
+    l->ch = ch;
+    uv_pipe_init(uv_default_loop(), &l->handle, 0);
+    int rc = uv_pipe_open(&l->handle, fd);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&l->handle, SOMAXCONN, on_connection);
+    if (rc < 0) {
+        log_error("%s: cannot listen on %s: %s", ch->be->method, ch->path ? ch->path : "fd",
+                  uv_strerror(rc));
+        if (uv_fileno((uv_handle_t *)&l->handle, &(uv_os_fd_t){0}) < 0)
+            close(fd);
+        uv_close((uv_handle_t *)&l->handle, listener_close_cb);
+        return rc;
+    }
+    ch->listener = l;
+    log_info("%s: listening on %s", ch->be->method, ch->path ? ch->path : "an activated socket");
+    return 0;
+}
+
+void transport_listener_stop(struct transport_channel *ch)
+{
+    struct transport_listener *l = ch->listener;
+
+    if (!l)
+        return;
+    ch->listener = NULL;
+    uv_close((uv_handle_t *)&l->handle, listener_close_cb);
+}

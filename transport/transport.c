@@ -1,0 +1,231 @@
+/* The registry of backends, channel open/close with -r retries, and the connection life
+ * cycle every backend shares (open/data/close events, the write-queue cap). */
+#include "transport/internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/limits.h"
+#include "agent/log.h"
+#include "agent/xalloc.h"
+
+static const struct transport_backend *const backends[] = {
+    &transport_virtio_serial, &transport_isa_serial, &transport_unix,
+    &transport_vsock,         &transport_tcp,
+};
+
+static const struct transport_backend *backend_find(const char *method)
+{
+    if (!method)
+        return NULL;
+    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+        if (strcmp(backends[i]->method, method) == 0)
+            return backends[i];
+    }
+    return NULL;
+}
+
+bool transport_method_known(const char *method)
+{
+    return backend_find(method) != NULL;
+}
+
+const char *transport_default_path(const char *method)
+{
+    const struct transport_backend *be = backend_find(method);
+    return be ? be->default_path : NULL;
+}
+
+static int channel_start(struct transport_channel *ch)
+{
+    if (ch->be->listen_fd)
+        return transport_listener_start(ch);
+    return transport_chardev_start(ch);
+}
+
+static void retry_timer_cb(uv_timer_t *timer)
+{
+    struct transport_channel *ch = timer->data;
+    int rc = channel_start(ch);
+
+    if (rc < 0) {
+        log_debug("%s: channel %s still unavailable, retrying in %u ms", ch->be->method,
+                  ch->path ? ch->path : "", QGAD_RETRY_PATH_MS);
+        uv_timer_start(timer, retry_timer_cb, QGAD_RETRY_PATH_MS, 0);
+    } else {
+        log_info("%s: channel %s is open", ch->be->method, ch->path ? ch->path : "");
+    }
+}
+
+void transport_channel_retry(struct transport_channel *ch)
+{
+    if (ch->closing)
+        return;
+    if (!ch->retry_timer) {
+        ch->retry_timer = xmalloc(sizeof(*ch->retry_timer));
+        uv_timer_init(uv_default_loop(), ch->retry_timer);
+        ch->retry_timer->data = ch;
+    }
+    uv_timer_start(ch->retry_timer, retry_timer_cb, QGAD_RETRY_PATH_MS, 0);
+}
+
+static void channel_free(struct transport_channel *ch)
+{
+    free(ch->path);
+    free(ch->allow_cids);
+    free(ch->backend_data);
+    free(ch);
+}
+
+int transport_channel_open(const struct transport_opts *opts, const struct transport_events *ev,
+                           struct transport_channel **out)
+{
+    const struct transport_backend *be = backend_find(opts->method);
+    const char *path = opts->path;
+
+    *out = NULL;
+    if (!be) {
+        log_critical("invalid channel method: %s", opts->method ? opts->method : "(null)");
+        return -EINVAL;
+    }
+    if (!path && opts->activated_fd < 0)
+        path = be->default_path;
+    if (!path && opts->activated_fd < 0) {
+        log_critical("must specify a path for this channel");
+        return -EINVAL;
+    }
+
+    struct transport_channel *ch = xcalloc(1, sizeof(*ch));
+    ch->be = be;
+    ch->ev = *ev;
+    ch->path = path ? xstrdup(path) : NULL;
+    ch->retry_path = opts->retry_path;
+    ch->max_clients = opts->max_clients ? opts->max_clients : QGAD_DEFAULT_MAX_CLIENTS;
+    ch->activated_fd = opts->activated_fd;
+    if (opts->vsock_allow_cids && opts->n_vsock_allow_cids) {
+        ch->n_allow_cids = opts->n_vsock_allow_cids;
+        ch->allow_cids = xmalloc(ch->n_allow_cids * sizeof(uint32_t));
+        memcpy(ch->allow_cids, opts->vsock_allow_cids, ch->n_allow_cids * sizeof(uint32_t));
+    }
+
+    int rc = channel_start(ch);
+    if (rc < 0 && !(ch->retry_path && rc != -EINVAL)) {
+        channel_free(ch);
+        return rc;
+    }
+    if (rc < 0) {
+        log_warning("%s: cannot open channel %s, retrying every %u ms", be->method,
+                    ch->path ? ch->path : "", QGAD_RETRY_PATH_MS);
+        transport_channel_retry(ch);
+    }
+    *out = ch;
+    return 0;
+}
+
+static void timer_free_cb(uv_handle_t *h)
+{
+    free(h);
+}
+
+void transport_channel_close(struct transport_channel *ch)
+{
+    if (!ch)
+        return;
+    ch->closing = true;
+    if (ch->retry_timer)
+        uv_close((uv_handle_t *)ch->retry_timer, timer_free_cb);
+    transport_listener_stop(ch);
+    transport_chardev_stop(ch);
+    /* Close events fire now, the handles finish closing on the loop later: detach every
+     * connection from the channel so that nothing touches ch once it is freed. */
+    while (ch->conns) {
+        struct transport_conn *conn = ch->conns;
+        transport_conn_end(conn);
+        transport_conn_release(conn);
+    }
+    if (ch->be->cleanup)
+        ch->be->cleanup(ch);
+    channel_free(ch);
+}
+
+/* ---- connections ---- */
+
+void transport_conn_start(struct transport_channel *ch, struct transport_conn *conn,
+                          const struct transport_conn_ops *ops, char *name)
+{
+    conn->ch = ch;
+    conn->ops = ops;
+    conn->name = name;
+    conn->next = ch->conns;
+    if (ch->conns)
+        ch->conns->prev = conn;
+    ch->conns = conn;
+    ch->n_conns++;
+    log_debug("%s: connection opened", name);
+    conn->ctx = ch->ev.open(conn, ch->ev.user);
+}
+
+void transport_conn_data(struct transport_conn *conn, const char *buf, size_t len)
+{
+    if (conn->ending || !conn->ch)
+        return;
+    conn->ch->ev.data(conn->ctx, buf, len);
+}
+
+void transport_conn_end(struct transport_conn *conn)
+{
+    if (conn->ending)
+        return;
+    conn->ending = true;
+    conn->ops->shutdown(conn);
+}
+
+void transport_conn_release(struct transport_conn *conn)
+{
+    struct transport_channel *ch = conn->ch;
+
+    if (!ch)
+        return;
+    if (conn->prev)
+        conn->prev->next = conn->next;
+    else
+        ch->conns = conn->next;
+    if (conn->next)
+        conn->next->prev = conn->prev;
+    conn->prev = conn->next = NULL;
+    conn->ch = NULL;
+    ch->n_conns--;
+    log_debug("%s: connection closed", conn->name);
+    if (!conn->close_fired) {
+        conn->close_fired = true;
+        ch->ev.close(conn->ctx);
+    }
+}
+
+void transport_conn_written(struct transport_conn *conn, size_t len)
+{
+    conn->queued = len < conn->queued ? conn->queued - len : 0;
+}
+
+void transport_write(struct transport_conn *conn, char *buf, size_t len)
+{
+    if (conn->ending || !conn->ch || len == 0) {
+        free(buf);
+        return;
+    }
+    if (len > QGAD_MAX_WRITE_QUEUE_BYTES - conn->queued) {
+        log_warning("%s: peer is not reading (%zu bytes unsent), dropping the connection",
+                    conn->name, conn->queued);
+        free(buf);
+        transport_conn_end(conn);
+        return;
+    }
+    conn->queued += len;
+    conn->ops->write(conn, buf, len);
+}
+
+const char *transport_conn_name(const struct transport_conn *conn)
+{
+    return conn->name;
+}
