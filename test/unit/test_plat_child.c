@@ -1,0 +1,388 @@
+/* platform/child.c against real processes: capture, merged, caps and budget, deadline and
+ * group kill, stdin data, spawn failures, PATH lookup, the child's signal state. */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cmocka.h>
+
+#include "platform/child.h"
+
+struct run {
+    bool done;
+    struct plat_child_result res; /* copied in done; streams copied too */
+    char *out, *err;
+};
+
+static void on_done(struct plat_child *child, void *data)
+{
+    struct run *r = data;
+    const struct plat_child_result *res = plat_child_result(child);
+    r->res = *res;
+    r->out = malloc(res->out.len + 1);
+    memcpy(r->out, res->out.data ? res->out.data : "", res->out.len);
+    r->out[res->out.len] = 0;
+    r->err = malloc(res->err.len + 1);
+    memcpy(r->err, res->err.data ? res->err.data : "", res->err.len);
+    r->err[res->err.len] = 0;
+    r->done = true;
+    plat_child_free(child, false);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Runs the loop until r->done (fails after 20 s), then until every handle is closed. */
+static void run_until_done(struct run *r)
+{
+    double end = now_s() + 20;
+    while (!r->done) {
+        assert_true(now_s() < end);
+        uv_run(uv_default_loop(), UV_RUN_ONCE);
+    }
+    uv_run(uv_default_loop(), UV_RUN_NOWAIT);
+}
+
+static int spawn(struct run *r, struct plat_child_opts *o, struct plat_child **child)
+{
+    memset(r, 0, sizeof(*r));
+    struct plat_child *c = NULL;
+    int rc = plat_child_spawn(o, on_done, r, &c);
+    if (child)
+        *child = c;
+    return rc;
+}
+
+static void run_free(struct run *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+static void test_separated(void **state)
+{
+    const char *argv[] = {"sh", "-c", "printf out1; printf err1 >&2; printf out2; exit 3", NULL};
+    struct plat_child_opts o = {
+        .path = "sh", .argv = argv, .out = PLAT_CHILD_CAPTURE, .err = PLAT_CHILD_CAPTURE};
+    struct run r;
+    assert_int_equal(spawn(&r, &o, NULL), 0);
+    run_until_done(&r);
+    assert_true(r.res.exited);
+    assert_int_equal(r.res.exit_code, 3);
+    assert_int_equal(r.res.signal, 0);
+    assert_string_equal(r.out, "out1out2");
+    assert_string_equal(r.err, "err1");
+    assert_false(r.res.out.truncated);
+    run_free(&r);
+}
+
+static void test_merged_order(void **state)
+{
+    const char *argv[] = {"sh", "-c", "printf a; printf b >&2; printf c; printf d >&2; printf e",
+                          NULL};
+    struct plat_child_opts o = {
+        .path = "/bin/sh", .argv = argv, .out = PLAT_CHILD_CAPTURE, .err = PLAT_CHILD_TO_STDOUT};
+    struct run r;
+    assert_int_equal(spawn(&r, &o, NULL), 0);
+    run_until_done(&r);
+    assert_string_equal(r.out, "abcde");
+    assert_int_equal(r.res.err.len, 0);
+    run_free(&r);
+}
+
+static void test_only_stderr(void **state)
+{
+    const char *argv[] = {"sh", "-c", "printf out; printf err >&2", NULL};
+    struct plat_child_opts o = {
+        .path = "sh", .argv = argv, .out = PLAT_CHILD_DISCARD, .err = PLAT_CHILD_CAPTURE};
+    struct run r;
+    assert_int_equal(spawn(&r, &o, NULL), 0);
+    run_until_done(&r);
+    assert_string_equal(r.err, "err");
+    assert_int_equal(r.res.out.len, 0);
+    run_free(&r);
+}
+
+static void test_cap_and_budget(void **state)
+{
+    const char *argv[] = {"head", "-c", "300000", "/dev/zero", NULL};
+    struct plat_child_opts o = {
+        .path = "head", .argv = argv, .out = PLAT_CHILD_CAPTURE, .cap = 100000};
+    struct run r;
+    assert_int_equal(spawn(&r, &o, NULL), 0);
+    run_until_done(&r);
+    assert_int_equal(r.res.out.len, 100000);
+    assert_true(r.res.out.truncated);
+    assert_int_equal(r.res.exit_code, 0);
+    run_free(&r);
+
+    /* exactly the cap: not truncated */
+    const char *argv2[] = {"head", "-c", "100000", "/dev/zero", NULL};
+    o.argv = argv2;
+    assert_int_equal(spawn(&r, &o, NULL), 0);
+    run_until_done(&r);
+    assert_int_equal(r.res.out.len, 100000);
+    assert_false(r.res.out.truncated);
+    run_free(&r);
+
+    /* a shared budget below the cap, given back on free */
+    struct plat_child_budget budget = {.limit = 5000};
+    o.budget = &budget;
+    assert_int_equal(spawn(&r, &o, NULL), 0);
+    run_until_done(&r);
+    assert_int_equal(r.res.out.len, 5000);
+    assert_true(r.res.out.truncated);
+    assert_int_equal(budget.used, 0);
+    run_free(&r);
+}
+
+static bool process_gone(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return true;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');
+    return p && (p[2] == 'Z' || p[2] == 'X'); /* dead, not yet reaped by init */
+}
+
+static void test_deadline_kills_group(void **state)
+{
+    /* the grandchild holds stdout: only a group kill ends it before 30 s */
+    const char *argv[] = {"sh", "-c", "sleep 30 & echo $!; sleep 30", NULL};
+    struct plat_child_opts o = {
+        .path = "sh", .argv = argv, .out = PLAT_CHILD_CAPTURE, .timeout_ms = 300};
+    struct run r;
+    struct plat_child *c;
+    double t0 = now_s();
+    assert_int_equal(spawn(&r, &o, &c), 0);
+    pid_t pid = (pid_t)plat_child_pid(c);
+    assert_int_equal(getpgid(pid), pid); /* own group ... */
+    assert_int_equal(getsid(pid), pid);  /* ... and session */
+    run_until_done(&r);
+    double took = now_s() - t0;
+    assert_true(r.res.timed_out);
+    assert_false(r.res.exited);
+    assert_int_equal(r.res.signal, SIGKILL);
+    assert_true(took < 1.8); /* group kill, not the 2 s grace */
+    pid_t grandchild = (pid_t)atoi(r.out);
+    assert_true(grandchild > 0);
+    double end = now_s() + 5;
+    while (!process_gone(grandchild) && now_s() < end)
+        usleep(10000);
+    assert_true(process_gone(grandchild));
+    /* reaped by libuv: no zombie left for us */
+    assert_int_equal(waitpid(pid, NULL, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
+    run_free(&r);
+}
+
+static void test_escaped_grandchild_grace(void **state)
+{
+    /* a descendant that left the group keeps the pipe open: the grace period ends it */
+    const char *argv[] = {"sh", "-c", "setsid sleep 5 & sleep 30", NULL};
+    struct plat_child_opts o = {
+        .path = "sh", .argv = argv, .out = PLAT_CHILD_CAPTURE, .timeout_ms = 100};
+    struct run r;
+    double t0 = now_s();
+    assert_int_equal(spawn(&r, &o, NULL), 0);
+    run_until_done(&r);
+    assert_true(now_s() - t0 < 4);
+    assert_true(r.res.timed_out);
+    assert_int_equal(r.res.signal, SIGKILL);
+    run_free(&r);
+}
+
+static void test_stdin_data(void **state)
+{
+    static const char data[] = "line1\nline2\0binary";
+    const char *argv[] = {"cat", NULL};
+    struct plat_child_opts o = {.path = "cat",
+                                .argv = argv,
+                                .out = PLAT_CHILD_CAPTURE,
+                                .input = data,
+                                .input_len = sizeof(data) - 1,
+                                .has_input = true};
+    struct run r;
+    assert_int_equal(spawn(&r, &o, NULL), 0);
+    run_until_done(&r);
+    assert_int_equal(r.res.out.len, sizeof(data) - 1);
+    assert_memory_equal(r.out, data, sizeof(data) - 1);
+    run_free(&r);
+
+    /* empty input: EOF at once; no input: /dev/null */
+    o.input_len = 0;
+    assert_int_equal(spawn(&r, &o, NULL), 0);
+    run_until_done(&r);
+    assert_int_equal(r.res.out.len, 0);
+    assert_int_equal(r.res.exit_code, 0);
+    run_free(&r);
+    o.has_input = false;
+    assert_int_equal(spawn(&r, &o, NULL), 0);
+    run_until_done(&r);
+    assert_int_equal(r.res.out.len, 0);
+    run_free(&r);
+}
+
+static void test_big_input_unread(void **state)
+{
+    /* the child exits without reading 4 MiB of input: EPIPE, not our death */
+    size_t n = 4u << 20;
+    char *data = calloc(1, n);
+    const char *argv[] = {"true", NULL};
+    struct plat_child_opts o = {
+        .path = "true", .argv = argv, .input = data, .input_len = n, .has_input = true};
+    struct run r;
+    assert_int_equal(spawn(&r, &o, NULL), 0);
+    free(data);
+    run_until_done(&r);
+    assert_true(r.res.exited);
+    assert_int_equal(r.res.exit_code, 0);
+    run_free(&r);
+}
+
+static void test_spawn_failures(void **state)
+{
+    const char *argv[] = {"x", NULL};
+    struct plat_child_opts o = {.path = "/nonexistent/qgad-nope", .argv = argv};
+    struct run r;
+    assert_int_equal(spawn(&r, &o, NULL), -ENOENT);
+    o.path = "qgad-no-such-program-42";
+    assert_int_equal(spawn(&r, &o, NULL), -ENOENT);
+
+    char tmpl[] = "/tmp/qgad-child-XXXXXX";
+    int fd = mkstemp(tmpl);
+    assert_true(fd >= 0);
+    close(fd);
+    chmod(tmpl, 0644);
+    o.path = tmpl;
+    int rc = spawn(&r, &o, NULL);
+    unlink(tmpl);
+    assert_int_equal(rc, -EACCES);
+    uv_run(uv_default_loop(), UV_RUN_NOWAIT); /* the failed handle's close */
+    assert_false(r.done);
+}
+
+static void test_path_lookup(void **state)
+{
+    int err = 0;
+    const char *env_path[] = {"FOO=bar", "PATH=/nonexistent:/usr/bin", NULL};
+    char *p = plat_child_find_program("env", env_path, &err);
+    assert_non_null(p);
+    assert_string_equal(p, "/usr/bin/env");
+    free(p);
+
+    const char *env_nopath[] = {"FOO=bar", NULL};
+    p = plat_child_find_program("sh", env_nopath, &err); /* falls back to ours */
+    assert_non_null(p);
+    free(p);
+
+    const char *env_bad[] = {"PATH=/nonexistent", NULL};
+    assert_null(plat_child_find_program("sh", env_bad, &err));
+    assert_int_equal(err, -ENOENT);
+
+    /* env replaces the environment */
+    const char *argv[] = {"env", NULL};
+    struct plat_child_opts o = {
+        .path = "env", .argv = argv, .env = env_path, .out = PLAT_CHILD_CAPTURE};
+    struct run r;
+    assert_int_equal(spawn(&r, &o, NULL), 0);
+    run_until_done(&r);
+    assert_string_equal(r.out, "FOO=bar\nPATH=/nonexistent:/usr/bin\n");
+    run_free(&r);
+}
+
+static void test_child_signal_state(void **state)
+{
+    /* we ignore SIGPIPE (plat_child_spawn makes sure of it); the child must not */
+    const char *argv[] = {"grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status", NULL};
+    struct plat_child_opts o = {.path = "grep", .argv = argv, .out = PLAT_CHILD_CAPTURE};
+    struct run r;
+    assert_int_equal(spawn(&r, &o, NULL), 0);
+    run_until_done(&r);
+    assert_int_equal(signal(SIGPIPE, SIG_IGN), SIG_IGN);
+    unsigned long long blk = ~0ull, ign = ~0ull;
+    const char *b = strstr(r.out, "SigBlk:");
+    const char *i = strstr(r.out, "SigIgn:");
+    assert_non_null(b);
+    assert_non_null(i);
+    blk = strtoull(b + 7, NULL, 16);
+    ign = strtoull(i + 7, NULL, 16);
+    assert_int_equal(ign & (1ull << (SIGPIPE - 1)), 0);
+    assert_int_equal(blk, 0);
+    run_free(&r);
+}
+
+static void test_kill_signal(void **state)
+{
+    const char *argv[] = {"sh", "-c", "kill -9 $$", NULL};
+    struct plat_child_opts o = {
+        .path = "sh", .argv = argv, .out = PLAT_CHILD_CAPTURE, .err = PLAT_CHILD_CAPTURE};
+    struct run r;
+    assert_int_equal(spawn(&r, &o, NULL), 0);
+    run_until_done(&r);
+    assert_false(r.res.exited);
+    assert_int_equal(r.res.signal, 9);
+    assert_false(r.res.timed_out);
+    run_free(&r);
+}
+
+static void test_free_running(void **state)
+{
+    /* freed while running with kill_group: killed and still reaped, done never called */
+    const char *argv[] = {"sleep", "30", NULL};
+    struct plat_child_opts o = {.path = "sleep", .argv = argv, .out = PLAT_CHILD_CAPTURE};
+    struct run r;
+    struct plat_child *c;
+    assert_int_equal(spawn(&r, &o, &c), 0);
+    pid_t pid = (pid_t)plat_child_pid(c);
+    plat_child_free(c, true);
+    double end = now_s() + 5;
+    while (uv_loop_alive(uv_default_loop()) && now_s() < end)
+        uv_run(uv_default_loop(), UV_RUN_ONCE);
+    assert_false(uv_loop_alive(uv_default_loop()));
+    assert_false(r.done);
+    assert_int_equal(waitpid(pid, NULL, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_separated),
+        cmocka_unit_test(test_merged_order),
+        cmocka_unit_test(test_only_stderr),
+        cmocka_unit_test(test_cap_and_budget),
+        cmocka_unit_test(test_deadline_kills_group),
+        cmocka_unit_test(test_escaped_grandchild_grace),
+        cmocka_unit_test(test_stdin_data),
+        cmocka_unit_test(test_big_input_unread),
+        cmocka_unit_test(test_spawn_failures),
+        cmocka_unit_test(test_path_lookup),
+        cmocka_unit_test(test_child_signal_state),
+        cmocka_unit_test(test_kill_signal),
+        cmocka_unit_test(test_free_running),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    uv_loop_close(uv_default_loop());
+    return rc;
+}
