@@ -1,0 +1,164 @@
+"""Framing: pipelining, arbitrary splits, 0xFF resync, the sync reply, parser caps
+(PROTOCOL.md 4.1, Part 1 items 2 and 4)."""
+
+import time
+import unittest
+
+from qgadtest import Agent, Client, main
+
+NESTING = 1024
+TOKEN_COUNT = 2 << 20
+TOKEN_BYTES = 64 << 20
+
+
+class FramingTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.agent = Agent().__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.agent.__exit__(None, None, None)
+
+    def setUp(self):
+        self.c = Client(self.agent)
+
+    def tearDown(self):
+        self.c.close()
+
+    def test_pipeline_1000_in_one_write(self):
+        reqs = []
+        for i in range(1000):
+            if i % 3 == 0:
+                reqs.append(Client.request('guest-sync', {'id': i}, id=i))
+            else:
+                reqs.append(Client.request('guest-ping', id=i))
+        self.c.send_raw(b''.join(reqs))
+        for i in range(1000):
+            r = self.c.recv_reply()
+            self.assertEqual(r['id'], i)
+            self.assertEqual(r['return'], i if i % 3 == 0 else {})
+
+    def test_split_at_every_byte(self):
+        msg = (Client.request('guest-sync', {'id': 1733000000001}, id='a') +
+               b' \n' + b"{'execute':'guest-ping','id':[\"x\\\"y\"]}" +
+               Client.request('guest-sync-delimited', {'id': -5}))
+        expect = [{'return': 1733000000001, 'id': 'a'}, {'return': {}, 'id': ['x"y']},
+                  {'return': -5}]
+        for k in range(1, len(msg)):
+            with self.subTest(split=k):
+                self.c.send_raw(msg[:k])
+                time.sleep(0.001)
+                self.c.send_raw(msg[k:])
+                self.assertEqual(self.c.recv_replies(3), expect)
+                self.assertTrue(self.c.last_delimited)
+
+    def test_one_byte_at_a_time(self):
+        msg = Client.request('guest-sync', {'id': 77}, id={'k': [1, 2]})
+        for b in msg:
+            self.c.send_raw(bytes([b]))
+        self.assertEqual(self.c.recv_reply(), {'return': 77, 'id': {'k': [1, 2]}})
+
+    # --- sync ----------------------------------------------------------------------
+    def test_sync_delimited_prefix(self):
+        self.c.send('guest-sync-delimited', {'id': 123})
+        line = self.c.recv_line()
+        self.assertTrue(line.startswith(b'\xff'), line)
+        self.assertFalse(line.startswith(b'\xff\xff'), line)
+        self.c.send('guest-sync', {'id': 124})
+        self.assertFalse(self.c.recv_line().startswith(b'\xff'))
+        self.c.send('guest-ping')
+        self.assertFalse(self.c.recv_line().startswith(b'\xff'), 'one-shot 0xFF repeated')
+
+    def test_proxmox_style(self):
+        """sync-delimited and the command in one write: 0xFF + two replies in order."""
+        self.c.send_raw(b'\xff' + Client.request('guest-sync-delimited', {'id': 4242}) +
+                        Client.request('guest-ping'))
+        first = self.c.recv_line()
+        self.assertEqual(first, b'\xff{"return": 4242}')
+        self.assertEqual(self.c.recv_reply(), {'return': {}})
+        self.c.expect_silence(0.2)
+
+    def test_sync_order(self):
+        self.c.send_raw(Client.request('guest-ping', id=1) +
+                        Client.request('guest-sync', {'id': 2}, id=2) +
+                        Client.request('guest-ping', id=3) +
+                        Client.request('guest-sync-delimited', {'id': 4}, id=4) +
+                        Client.request('guest-nope', id=5))
+        ids = [r['id'] for r in self.c.recv_replies(5)]
+        self.assertEqual(ids, [1, 2, 3, 4, 5])
+
+    def test_helper_sync(self):
+        self.c.send_raw(b'{"execute": "guest-pi')
+        self.c.sync()
+        self.assertEqual(self.c.cmd('guest-ping', id=1), {'return': {}, 'id': 1})
+
+    # --- 0xFF ----------------------------------------------------------------------
+    def read_until_id(self, id, max_errors):
+        errors = []
+        while True:
+            r = self.c.recv_reply()
+            if r.get('id') == id and 'return' in r:
+                return errors
+            self.assertIn('error', r, r)
+            self.assertTrue(r['error']['desc'].startswith('JSON'), r)
+            errors.append(r['error']['desc'])
+            self.assertLessEqual(len(errors), max_errors, errors)
+
+    def test_ff_resync_after_garbage(self):
+        for garbage in (b'{"execute": "guest-pi', b'{"execute": [1, {"a": ', b'{"exe',
+                        b'[[[[', b'{"execute": "guest-ping", "id": "unterminated'):
+            with self.subTest(garbage=garbage):
+                self.c.send_raw(garbage + b'\xff' + Client.request('guest-ping', id=5))
+                self.read_until_id(5, 1)
+                self.c.expect_silence(0.05)
+
+    def test_lone_ff_between_requests_gives_no_reply(self):
+        self.c.send_raw(Client.request('guest-ping', id=1) + b'\xff' +
+                        Client.request('guest-ping', id=2) + b'\xff\xff\n\xff')
+        self.assertEqual(self.c.recv_replies(2),
+                         [{'return': {}, 'id': 1}, {'return': {}, 'id': 2}])
+        self.c.expect_silence(0.2)
+        self.c.send_raw(b'\xff')
+        self.c.expect_silence(0.2)
+        self.assertEqual(self.c.cmd('guest-ping', id=3), {'return': {}, 'id': 3})
+
+    # --- caps ----------------------------------------------------------------------
+    def test_nesting_at_limit_works(self):
+        # the request object itself is one level
+        ids = '[' * (NESTING - 1) + ']' * (NESTING - 1)
+        self.c.send_raw('{"execute": "guest-ping", "id": %s}' % ids)
+        r = self.c.recv_line()
+        self.assertTrue(r.startswith(b'{'), r[:100])
+        self.assertIn(b'"return"', r)
+
+    def assertCapThenPing(self, payload, desc, max_errors=3):
+        self.c.send_raw(payload)
+        self.c.send_raw(b'\xff' + Client.request('guest-ping', id='after'))
+        errors = self.read_until_id('after', max_errors)
+        self.assertGreaterEqual(len(errors), 1)
+        self.assertEqual(errors[0], desc)
+        self.assertEqual(self.c.cmd('guest-ping', id=2), {'return': {}, 'id': 2})
+
+    def test_nesting_over_limit(self):
+        self.assertCapThenPing(b'[' * (NESTING + 1), 'JSON nesting depth limit exceeded')
+        self.assertCapThenPing(b'{"execute": "guest-ping", "id": ' + b'[' * NESTING,
+                               'JSON nesting depth limit exceeded')
+        # without a 0xFF the next whole request works too (the partial input is dropped)
+        self.c.send_raw(b'[' * (NESTING + 1))
+        r = self.c.recv_reply()
+        self.assertEqual(r['error']['desc'], 'JSON nesting depth limit exceeded')
+        self.assertEqual(self.c.cmd('guest-ping', id=3), {'return': {}, 'id': 3})
+
+    def test_token_count_limit(self):
+        payload = (b'{"execute": "guest-ping", "arguments": {"x": [' +
+                   b'0,' * (TOKEN_COUNT + 16))
+        self.assertCapThenPing(payload, 'JSON token count limit exceeded')
+
+    def test_token_size_limit(self):
+        payload = b'{"execute": "guest-ping", "id": "' + b'a' * (TOKEN_BYTES + 64)
+        self.assertCapThenPing(payload, 'JSON token size limit exceeded')
+
+
+if __name__ == '__main__':
+    main()

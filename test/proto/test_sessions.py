@@ -1,0 +1,228 @@
+"""Sessions: several clients at once, isolation, disconnects, the client cap, the write
+queue cap, tcp-listen and extra listeners (PROTOCOL.md Part 1 items 1-3 and 13)."""
+
+import os
+import select
+import stat
+import time
+import unittest
+
+from qgadtest import Agent, Client, free_tcp_port, main, timeout, wait_for
+
+MAX_CLIENTS = 16
+
+
+def ping_ok(address_or_agent):
+    """A fresh client gets a ping reply (False if refused/closed/silent)."""
+    try:
+        with Client(address_or_agent, secs=2) as c:
+            return c.cmd('guest-ping', id='p', secs=2) == {'return': {}, 'id': 'p'}
+    except (OSError, EOFError, TimeoutError):
+        return False
+
+
+class SessionTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.agent = Agent().__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.agent.__exit__(None, None, None)
+
+    def test_concurrent_clients_get_only_their_replies(self):
+        clients = [Client(self.agent) for _ in range(MAX_CLIENTS)]
+        try:
+            for n, c in enumerate(clients):
+                self.assertEqual(c.cmd('guest-ping', id=n), {'return': {}, 'id': n})
+            # every client pipelines a batch before anyone reads
+            for n, c in enumerate(clients):
+                c.send_raw(b''.join(Client.request('guest-sync', {'id': n * 1000 + i},
+                                                   id=[n, i]) for i in range(200)))
+            for n, c in enumerate(clients):
+                for i in range(200):
+                    self.assertEqual(c.recv_reply(), {'return': n * 1000 + i, 'id': [n, i]})
+                c.expect_silence(0.01)
+        finally:
+            for c in clients:
+                c.close()
+
+    def test_disconnect_mid_message(self):
+        with Client(self.agent) as b:
+            a = Client(self.agent)
+            a.send_raw(b'{"execute": "guest-sync", "arguments": {"id": 1}')
+            a.close()
+            a2 = Client(self.agent)
+            a2.send_raw(b'{"execute": "guest-ping", "id": [1, {"x": "')
+            self.assertEqual(b.cmd('guest-ping', id='b'), {'return': {}, 'id': 'b'})
+            a2.close()
+            # a new client starts with a clean parser: no 0xFF needed
+            with Client(self.agent) as c:
+                self.assertEqual(c.cmd('guest-ping', id='c'), {'return': {}, 'id': 'c'})
+            self.assertEqual(b.cmd('guest-ping', id='b2'), {'return': {}, 'id': 'b2'})
+
+    def test_disconnect_with_unread_replies(self):
+        a = Client(self.agent)
+        a.send_raw(b''.join(Client.request('guest-info') for _ in range(200)))
+        a.close()
+        self.assertTrue(ping_ok(self.agent))
+
+    def test_client_cap(self):
+        clients = []
+        try:
+            for n in range(MAX_CLIENTS):
+                c = Client(self.agent)
+                clients.append(c)
+                self.assertEqual(c.cmd('guest-ping', id=n), {'return': {}, 'id': n})
+            # the 17th is closed at once or left unserved, never served
+            extra = None
+            try:
+                extra = Client(self.agent, secs=2)
+                extra.send('guest-ping', id='extra')
+                try:
+                    reply = extra.recv_reply(secs=0.5)
+                    self.fail('17th client was served: %r' % reply)
+                except (EOFError, ConnectionResetError, TimeoutError):
+                    pass
+            except (ConnectionRefusedError, BrokenPipeError, ConnectionResetError):
+                pass
+            finally:
+                if extra:
+                    extra.close()
+            for n, c in enumerate(clients):
+                self.assertEqual(c.cmd('guest-sync', {'id': n}), {'return': n})
+            # a slot freed is a slot reused
+            clients.pop().close()
+            wait_for(lambda: ping_ok(self.agent), what='a client after one left')
+        finally:
+            for c in clients:
+                c.close()
+
+    def test_reader_that_never_reads_is_dropped(self):
+        """Flood guest-info without reading: past the write-queue cap the session is
+        closed, while another client keeps getting answers."""
+        other = Client(self.agent)
+        flood = Client(self.agent)
+        try:
+            batch = b''.join(Client.request('guest-info') for _ in range(500))
+            flood.sock.setblocking(False)
+            deadline = time.monotonic() + timeout(120)
+            sent = batches = 0
+            closed = False
+            stalled_since = None
+            while not closed:
+                self.assertLess(time.monotonic(), deadline, 'flooding client never dropped')
+                try:
+                    sent += flood.sock.send(batch)
+                    stalled_since = None
+                    batches += 1
+                    if batches % 20 == 0:
+                        self.assertEqual(other.cmd('guest-ping', id=batches),
+                                         {'return': {}, 'id': batches})
+                except BlockingIOError:
+                    # the agent may pause reading while it catches up; it must not stall
+                    # forever without closing the connection
+                    stalled_since = stalled_since or time.monotonic()
+                    self.assertLess(time.monotonic() - stalled_since, timeout(30),
+                                    'agent stopped reading but kept the connection')
+                    select.select([], [flood.sock], [], 0.05)
+                except (BrokenPipeError, ConnectionResetError):
+                    closed = True
+            flood.sock.setblocking(True)
+            self.assertTrue(flood.expect_closed(secs=60))
+            self.assertEqual(other.cmd('guest-ping', id='end'), {'return': {}, 'id': 'end'})
+            self.assertTrue(ping_ok(self.agent))
+        finally:
+            flood.close()
+            other.close()
+
+    def test_slow_request_does_not_block_other_sessions(self):
+        """A session waiting on a slow request; another session is answered meanwhile."""
+        c = Client(self.agent)
+        info = c.ok('guest-info')
+        enabled = {e['name'] for e in info['supported_commands'] if e['enabled']}
+        if not {'guest-exec', 'guest-exec-status'} <= enabled:
+            self.skipTest('guest-exec not available')
+        pid = c.ok('guest-exec', {'path': '/bin/sh', 'arg': ['-c', 'sleep 2']})['pid']
+        c.send('guest-exec-status', {'pid': pid, '__org.qgad_wait': 10000}, id='slow')
+        with Client(self.agent) as other:
+            for n in range(5):
+                self.assertEqual(other.cmd('guest-sync', {'id': n}), {'return': n})
+        r = c.recv_reply(secs=15)
+        self.assertEqual(r['id'], 'slow')
+        self.assertTrue(r['return']['exited'])
+        c.close()
+
+    def test_sync_drops_stale_reply(self):
+        """guest-sync is answered at once and the earlier still-running reply is dropped."""
+        c = Client(self.agent)
+        info = c.ok('guest-info')
+        enabled = {e['name'] for e in info['supported_commands'] if e['enabled']}
+        if not {'guest-exec', 'guest-exec-status'} <= enabled:
+            self.skipTest('guest-exec not available')
+        pid = c.ok('guest-exec', {'path': '/bin/sh', 'arg': ['-c', 'sleep 1']})['pid']
+        c.send('guest-exec-status', {'pid': pid, '__org.qgad_wait': 10000}, id='stale')
+        c.send_raw(b'\xff' + Client.request('guest-sync-delimited', {'id': 99}, id='sync'))
+        r = c.recv_reply()
+        self.assertEqual(r, {'return': 99, 'id': 'sync'})
+        self.assertTrue(c.last_delimited)
+        c.send('guest-ping', id='after')
+        # the exec-status reply (due in ~1 s) must never show up
+        self.assertEqual(c.recv_reply(secs=15), {'return': {}, 'id': 'after'})
+        c.expect_silence(1.5)
+        c.close()
+
+
+class ListenerTest(unittest.TestCase):
+    def test_tcp_listen(self):
+        with Agent(method='tcp-listen') as a:
+            with Client(a) as c:
+                self.assertEqual(c.cmd('guest-ping', id=1), {'return': {}, 'id': 1})
+                c.sync()
+            self.assertEqual(a.stop(), 0)
+
+    def test_extra_listeners(self):
+        a = Agent()
+        extra_unix = a.tmp('extra.sock')
+        port = free_tcp_port()
+        a.extra_args += ['--listen', 'unix-listen:' + extra_unix,
+                         '--listen', 'tcp-listen:127.0.0.1:%d' % port]
+        with a:
+            a.wait_ready(address=('unix', extra_unix))
+            a.wait_ready(address=('tcp', ('127.0.0.1', port)))
+            main_c = Client(a)
+            ux = Client(('unix', extra_unix))
+            tc = Client(('tcp', ('127.0.0.1', port)))
+            for c, n in ((main_c, 'main'), (ux, 'unix'), (tc, 'tcp')):
+                c.send('guest-sync', {'id': 5}, id=n)
+            for c, n in ((tc, 'tcp'), (ux, 'unix'), (main_c, 'main')):
+                self.assertEqual(c.recv_reply(), {'return': 5, 'id': n})
+                c.close()
+            self.assertEqual(a.stop(), 0)
+
+    def test_listen_from_config(self):
+        a = Agent()
+        extra = a.tmp('conf.sock')
+        a.config = '[qgad]\nlisten=unix-listen:%s\n' % extra
+        with a:
+            a.wait_ready(address=('unix', extra))
+            self.assertTrue(ping_ok(('unix', extra)))
+            self.assertTrue(ping_ok(a))
+
+    def test_max_clients_option(self):
+        with Agent(extra_args=['--max-clients', '2']) as a:
+            c1, c2 = Client(a), Client(a)
+            self.assertEqual(c1.ok('guest-sync', {'id': 1}), 1)
+            self.assertEqual(c2.ok('guest-sync', {'id': 2}), 2)
+            self.assertFalse(ping_ok(a))
+            c1.close()
+            wait_for(lambda: ping_ok(a), what='a client after one left')
+            c2.close()
+
+    def test_socket_path_is_a_socket(self):
+        with Agent() as a:
+            self.assertTrue(stat.S_ISSOCK(os.stat(a.path).st_mode))
+
+
+if __name__ == '__main__':
+    main()
