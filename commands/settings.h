@@ -3,6 +3,7 @@
 #ifndef QGAD_COMMANDS_SETTINGS_H
 #define QGAD_COMMANDS_SETTINGS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct cmd_settings {
@@ -11,6 +12,9 @@ struct cmd_settings {
     unsigned max_exec_processes; /* [qgad] max-exec-processes */
     uint64_t exec_output_total;  /* [qgad] exec-output-total, bytes */
     const char *fsfreeze_hook;   /* -F, NULL: no hook */
+    /* Set by the agent core (agent_on_thaw): the freeze code calls it after a thaw so
+     * logging resumes and files deferred by a frozen start get created. May be NULL. */
+    void (*on_thaw)(void);
 };
 
 /* Defaults from agent/limits.h until the agent overwrites them. */
