@@ -1,0 +1,94 @@
+/* The agent's settings: upstream's command line and [general] config keys (PROTOCOL.md
+ * part 2 section 3) plus qgad's own (--listen, --max-clients, --vsock-allow-cids and the
+ * [qgad] config group). Parsing never exits the process: it returns a status and main
+ * decides, so every rule here is unit-tested. */
+#ifndef QGAD_AGENT_OPTIONS_H
+#define QGAD_AGENT_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* VMADDR_CID_ANY: in vsock_cids, "accept every peer" (--vsock-allow-cids any). */
+#define AGENT_VSOCK_CID_ANY 0xFFFFFFFFu
+
+struct agent_strlist {
+    char **v;
+    size_t n;
+};
+
+struct agent_listen {
+    char *method;
+    char *path;
+};
+
+struct agent_options {
+    /* [general], as upstream */
+    bool daemonize;
+    char *method; /* NULL until agent_options_finish() */
+    char *path;
+    char *logfile; /* NULL: stderr */
+    char *pidfile;
+    char *fsfreeze_hook; /* NULL: no hook */
+    char *statedir;
+    bool verbose;
+    bool retry_path;
+    /* Block and allow lists in upstream's dump order: each comma-separated chunk (one
+     * config value, one -b/-a argument) reversed, chunks config first, then CLI. */
+    struct agent_strlist block;
+    struct agent_strlist allow;
+    bool dump_conf;  /* -D */
+    char *conf_path; /* the config file that was read (or looked for) */
+
+    /* [qgad] */
+    struct agent_listen *listen;
+    size_t n_listen;
+    unsigned max_clients;
+    uint32_t *vsock_cids; /* NULL: host only (CID 2) */
+    size_t n_vsock_cids;
+    unsigned file_create_mode;
+    unsigned max_file_handles;
+    unsigned max_exec_processes;
+    uint64_t exec_output_total;
+};
+
+enum agent_opts_status {
+    AGENT_OPTS_RUN = 0, /* go on (check dump_conf) */
+    AGENT_OPTS_DONE,    /* help, version or a command list was printed: exit 0 */
+    AGENT_OPTS_FAIL,    /* the reason was printed or logged: exit 1 */
+};
+
+void agent_options_init(struct agent_options *o);
+void agent_options_free(struct agent_options *o);
+
+/* Both getopt passes and the config file between them. out receives -h, -V and the
+ * "-b help" command list; the unknown-option hint also goes there, as upstream. */
+enum agent_opts_status agent_options_parse(struct agent_options *o, int argc, char **argv,
+                                           FILE *out);
+/* Reads one config file into o (what the first pass does). required: a missing file is
+ * an error (-c); otherwise it is silently skipped. */
+enum agent_opts_status agent_options_load_config(struct agent_options *o, const char *path,
+                                                 bool required);
+/* Defaults (method, path, pidfile, statedir) and checks that need the final values.
+ * activated_method: the method of a socket-activation fd (then -m/-p are ignored), or
+ * NULL. */
+enum agent_opts_status agent_options_finish(struct agent_options *o, const char *activated_method);
+/* Makes every file path absolute against the current directory, so the daemon may
+ * chdir("/"): logfile, pidfile, statedir, hook, and file-system channel paths. */
+void agent_options_absolutize(struct agent_options *o);
+
+/* -D: the effective config as a key file (upstream's [general], then [qgad]). */
+void agent_options_dump(const struct agent_options *o, FILE *out);
+void agent_options_usage(const char *argv0, FILE *out);
+
+/* Value parsers shared by the command line and the config file (0 or -EINVAL). */
+int agent_options_add_listen(struct agent_options *o, const char *spec);
+int agent_options_set_vsock_cids(struct agent_options *o, const char *text);
+/* Strict decimal/octal number in [min, max]: digits only, no sign or blanks. */
+int agent_parse_uint(const char *s, int base, uint64_t min, uint64_t max, uint64_t *out);
+/* Appends a comma-separated chunk in upstream's order (see struct agent_strlist). */
+void agent_strlist_add_chunk(struct agent_strlist *l, const char *chunk);
+char *agent_strlist_join(const struct agent_strlist *l, char sep);
+
+#endif
