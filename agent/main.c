@@ -1,0 +1,309 @@
+/* qgad: startup in upstream qemu-ga 10.x order (options, log, statedir and the frozen
+ * marker, command policy, channels, daemonize, signals), then the libuv loop. Each
+ * transport connection gets its own protocol session. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "agent/agent.h"
+#include "agent/daemon.h"
+#include "agent/log.h"
+#include "agent/options.h"
+#include "agent/xalloc.h"
+#include "commands/registry.h"
+#include "commands/settings.h"
+#include "platform/statedir.h"
+#include "protocol/session.h"
+#include "transport/transport.h"
+
+struct agent_conn {
+    struct transport_conn *conn;
+    struct proto_session *session;
+};
+
+static struct {
+    struct agent_options opts;
+    struct transport_channel **channels;
+    size_t n_channels;
+    uv_signal_t sig_int, sig_term;
+    bool signals_started;
+    bool pidfile_deferred; /* -d while frozen at start: written on thaw */
+    bool stopping;
+} agent;
+
+/* transport -> protocol glue */
+
+static void conn_write(void *ctx, char *buf, size_t len)
+{
+    struct agent_conn *c = ctx;
+
+    transport_write(c->conn, buf, len);
+}
+
+static void *conn_open(struct transport_conn *conn, void *user)
+{
+    struct agent_conn *c = xmalloc(sizeof(*c));
+    struct proto_session_io io = {.write = conn_write, .ctx = c};
+
+    c->conn = conn;
+    c->session = proto_session_new(&io, transport_conn_name(conn));
+    log_debug("%s: connected", transport_conn_name(conn));
+    return c;
+}
+
+static void conn_data(void *ctx, const char *buf, size_t len)
+{
+    struct agent_conn *c = ctx;
+
+    proto_session_feed(c->session, buf, len);
+}
+
+static void conn_close(void *ctx)
+{
+    struct agent_conn *c = ctx;
+
+    proto_session_free(c->session);
+    free(c);
+}
+
+/* hooks for the freeze code */
+
+void agent_on_thaw(void)
+{
+    agent_log_resume();
+    if (agent.pidfile_deferred) {
+        int ret = agent_pidfile_create(agent.opts.pidfile);
+        if (ret < 0)
+            log_warning("failed to create/open pid file %s: %s", agent.opts.pidfile,
+                        strerror(-ret));
+        agent.pidfile_deferred = false;
+    }
+    int ret = plat_state_ensure();
+    if (ret < 0)
+        log_error("unable to create state file in %s: %s", plat_statedir(), strerror(-ret));
+}
+
+static void close_signal(uv_signal_t *sig)
+{
+    uv_signal_stop(sig);
+    if (!uv_is_closing((uv_handle_t *)sig))
+        uv_close((uv_handle_t *)sig, NULL);
+}
+
+void agent_stop(void)
+{
+    if (agent.stopping)
+        return;
+    agent.stopping = true;
+    for (size_t i = 0; i < agent.n_channels; i++)
+        transport_channel_close(agent.channels[i]);
+    agent.n_channels = 0;
+    if (agent.signals_started) {
+        close_signal(&agent.sig_int);
+        close_signal(&agent.sig_term);
+    }
+    uv_stop(uv_default_loop());
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+    log_info("received signal %d (%s), stopping", signum, strsignal(signum));
+    agent_stop();
+}
+
+/* startup steps: each returns 0 or logs a critical message and returns -1 */
+
+static int fatal(const char *msg, int err)
+{
+    if (err)
+        log_critical("%s: %s", msg, strerror(-err));
+    else
+        log_critical("%s", msg);
+    /* while frozen the log is only in memory and would die with us */
+    if (cmd_policy_frozen())
+        fprintf(stderr, "qgad: %s%s%s\n", msg, err ? ": " : "", err ? strerror(-err) : "");
+    return -1;
+}
+
+static int setup_log_and_state(const struct agent_options *o)
+{
+    agent_log_open(NULL, o->verbose); /* the level mask, still on stderr */
+    int ret = plat_statedir_init(o->statedir);
+    if (ret < 0)
+        return fatal("unable to use the state directory", ret);
+    bool frozen = plat_frozen_marker_exists();
+    if (frozen) {
+        log_warning("previous instance appears to have exited with frozen filesystems. "
+                    "deferring logging/pidfile creation and disabling non-fsfreeze-safe "
+                    "commands until guest-fsfreeze-thaw is issued, or filesystems are "
+                    "manually unfrozen and the file %s/qga.state.isfrozen is removed",
+                    o->statedir);
+        agent_log_suspend(); /* agent_log_open() below then defers the file */
+    }
+    ret = agent_log_open(o->logfile, o->verbose);
+    if (ret < 0)
+        return fatal("unable to open specified log file", ret);
+    const char *const *allow = (const char *const *)o->allow.v;
+    const char *const *block = (const char *const *)o->block.v;
+    cmd_policy_set_frozen(frozen);
+    cmd_policy_set(allow, o->allow.n, block, o->block.n);
+    if (!frozen) {
+        ret = plat_state_ensure();
+        if (ret < 0)
+            return fatal("failed to load persistent state", ret);
+    }
+    return 0;
+}
+
+static int open_channel(const struct transport_opts *topts)
+{
+    static const struct transport_events events = {
+        .open = conn_open,
+        .data = conn_data,
+        .close = conn_close,
+    };
+    struct transport_channel *ch;
+    int ret = transport_channel_open(topts, &events, &ch);
+
+    if (ret < 0)
+        return fatal("failed to initialize guest agent channel", ret);
+    agent.channels = xrealloc(agent.channels, (agent.n_channels + 1) * sizeof(*agent.channels));
+    agent.channels[agent.n_channels++] = ch;
+    return 0;
+}
+
+static int open_channels(const struct agent_options *o, int activated_fd)
+{
+    struct transport_opts topts = {
+        .method = o->method,
+        .path = o->path,
+        .retry_path = o->retry_path,
+        .max_clients = o->max_clients,
+        .vsock_allow_cids = o->vsock_cids,
+        .n_vsock_allow_cids = o->n_vsock_cids,
+        .activated_fd = activated_fd,
+    };
+
+    if (open_channel(&topts) < 0)
+        return -1;
+    for (size_t i = 0; i < o->n_listen; i++) {
+        topts.method = o->listen[i].method;
+        topts.path = o->listen[i].path;
+        topts.activated_fd = -1;
+        if (open_channel(&topts) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int daemonize(const struct agent_options *o)
+{
+    int ret = agent_daemon_fork();
+
+    if (ret < 0)
+        return fatal("failed to fork a daemon", ret);
+    ret = uv_loop_fork(uv_default_loop()); /* the child owns the loop now */
+    if (ret < 0)
+        return fatal("failed to reinitialise the event loop after fork", ret);
+    if (cmd_policy_frozen()) {
+        agent.pidfile_deferred = true; /* the pidfile may be on a frozen filesystem */
+    } else {
+        ret = agent_pidfile_create(o->pidfile);
+        if (ret < 0)
+            return fatal(ret == -EAGAIN ? "Cannot lock pid file, another instance running?"
+                                        : "failed to create pid file",
+                         ret == -EAGAIN ? 0 : ret);
+    }
+    ret = agent_daemon_detach();
+    if (ret < 0)
+        return fatal("failed to detach the daemon", ret);
+    return 0;
+}
+
+static int start_signals(void)
+{
+    uv_loop_t *loop = uv_default_loop();
+
+    signal(SIGPIPE, SIG_IGN);
+    if (uv_signal_init(loop, &agent.sig_int) < 0 || uv_signal_init(loop, &agent.sig_term) < 0 ||
+        uv_signal_start(&agent.sig_int, on_signal, SIGINT) < 0 ||
+        uv_signal_start(&agent.sig_term, on_signal, SIGTERM) < 0)
+        return fatal("failed to register signal handlers", 0);
+    agent.signals_started = true;
+    return 0;
+}
+
+static void apply_settings(const struct agent_options *o)
+{
+    cmd_settings.file_create_mode = o->file_create_mode;
+    cmd_settings.max_file_handles = o->max_file_handles;
+    cmd_settings.max_exec_processes = o->max_exec_processes;
+    cmd_settings.exec_output_total = o->exec_output_total;
+    cmd_settings.fsfreeze_hook = o->fsfreeze_hook;
+    cmd_settings.on_thaw = agent_on_thaw;
+}
+
+/* Options, socket activation, defaults; -1 means exit 1, 1 means exit 0 now. */
+static int configure(int argc, char **argv, int *activated_fd)
+{
+    struct agent_options *o = &agent.opts;
+    const char *activated_method = NULL;
+
+    switch (agent_options_parse(o, argc, argv, stdout)) {
+    case AGENT_OPTS_DONE:
+        return 1;
+    case AGENT_OPTS_FAIL:
+        return -1;
+    case AGENT_OPTS_RUN:
+        break;
+    }
+    *activated_fd = transport_activation_fd(&activated_method);
+    if (*activated_fd < -1)
+        return fatal("unusable socket activation", *activated_fd);
+    if (agent_options_finish(o, *activated_fd >= 0 ? activated_method : NULL) != AGENT_OPTS_RUN)
+        return -1;
+    if (o->dump_conf) {
+        agent_options_dump(o, stdout);
+        return 1;
+    }
+    agent_options_absolutize(o);
+    apply_settings(o);
+    return 0;
+}
+
+static int run(int argc, char **argv)
+{
+    int activated_fd = -1;
+    int ret = configure(argc, argv, &activated_fd);
+
+    if (ret)
+        return ret > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    if (setup_log_and_state(&agent.opts) < 0 || open_channels(&agent.opts, activated_fd) < 0)
+        return EXIT_FAILURE;
+    if (agent.opts.daemonize && daemonize(&agent.opts) < 0)
+        return EXIT_FAILURE;
+    if (start_signals() < 0)
+        return EXIT_FAILURE;
+    log_info("qgad %s started: %s %s", QGAD_VERSION, agent.opts.method,
+             agent.opts.path ? agent.opts.path : "(socket activation)");
+    uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+    /* let the close callbacks of channels, connections and signals run */
+    uv_run(uv_default_loop(), UV_RUN_NOWAIT);
+    log_info("qgad stopped");
+    return EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv)
+{
+    agent_options_init(&agent.opts);
+    int status = run(argc, argv);
+    agent_stop();
+    agent_pidfile_remove();
+    agent_options_free(&agent.opts);
+    free(agent.channels);
+    agent_log_close();
+    return status;
+}
