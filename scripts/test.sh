@@ -1,0 +1,64 @@
+#!/bin/bash
+# Everything CI runs: a -Werror build with all tests (unit, proto, e2e) in build/, and an
+# ASan+UBSan build with all but the slow e2e label in build-asan/. Exits non-zero on any
+# failure.
+set -uo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+packages=(libuv1-dev libyajl-dev libcmocka-dev pkg-config cmake gcc make python3 socat)
+# --- VM lab packages (test/e2e): the VM-lab helper adds its packages on the next line ---
+packages+=()
+
+install_missing() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+            missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "test.sh: missing packages: ${missing[*]} (run as root to install them)" >&2
+        exit 1
+    fi
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+}
+
+install_missing "${packages[@]}" || exit 1
+
+jobs="$(nproc)"
+status=0
+summary=()
+
+run_suite() { # name builddir ctest-args...
+    local name="$1" dir="$2" log
+    shift 2
+    log="$dir/ctest.log"
+    echo "=== $name: ctest $* ==="
+    (cd "$dir" && ctest --output-on-failure -j"$jobs" "$@") 2>&1 | tee "$log"
+    local rc=${PIPESTATUS[0]}
+    [ "$rc" -eq 0 ] || status=1
+    summary+=("$name: $(grep -E 'tests passed|tests failed' "$log" | tail -1) (exit $rc)")
+}
+
+build() { # dir cmake-args...
+    local dir="$1"
+    shift
+    if ! cmake -S "$root" -B "$dir" "$@" || ! cmake --build "$dir" -j"$jobs"; then
+        summary+=("$dir: BUILD FAILED")
+        status=1
+        return 1
+    fi
+}
+
+if build "$root/build" -DQGAD_WERROR=ON; then
+    run_suite normal "$root/build"
+fi
+if build "$root/build-asan" -DQGAD_WERROR=ON -DQGAD_SANITIZE=ON; then
+    ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}" \
+    UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}" \
+        run_suite asan "$root/build-asan" -LE e2e
+fi
+
+echo "=== summary ==="
+printf '%s\n' "${summary[@]}"
+exit "$status"
