@@ -321,10 +321,9 @@ enum agent_opts_status agent_options_parse(struct agent_options *o, int argc, ch
         if (st != AGENT_OPTS_RUN)
             return st;
     }
-    if (optind < argc) {
-        fprintf(out, "Unknown option, try '%s --help' for more information.\n", argv[0]);
-        return AGENT_OPTS_FAIL;
-    }
+    /* upstream ignores them silently; a warning catches "-F /path" (with a space) */
+    for (int i = optind; i < argc; i++)
+        log_warning("ignoring extra argument '%s'", argv[i]);
     return AGENT_OPTS_RUN;
 }
 
