@@ -14,6 +14,8 @@ static const struct arg_spec spec_id[] = {{.name = "id", .type = ARG_INT}, {0}};
 static void expect(const struct arg_spec *spec, const char *json, const char *expected)
 {
     yajl_val args = testutil_json(json);
+    if (!json)
+        json = "(no arguments)";
     char *err = args_check(spec, args);
     if (!expected) {
         if (err)
