@@ -306,6 +306,7 @@ static void test_serialize_fifo(void **state)
     assert_null(q.tail);
 
     /* an idle queue starts the next call at once */
+    cmd_call_free(fifo_calls[0]);
     cmd_call *c = cmd_call_new("guest-ping", NULL, on_done, NULL);
     fifo_calls[0] = c;
     n_started = 0;
