@@ -18,4 +18,16 @@ void cmd_get_timezone(cmd_call *call);
 void cmd_get_osinfo(cmd_call *call);
 void cmd_get_load(cmd_call *call);
 
+/* commands/file.c */
+void cmd_file_open(cmd_call *call);
+void cmd_file_close(cmd_call *call);
+void cmd_file_read(cmd_call *call);
+void cmd_file_write(cmd_call *call);
+void cmd_file_seek(cmd_call *call);
+void cmd_file_flush(cmd_call *call);
+
+/* commands/exec.c */
+void cmd_exec_status(cmd_call *call);
+void cmd_exec(cmd_call *call);
+
 #endif

@@ -17,6 +17,41 @@ static const struct arg_spec args_sync[] = {
     {0},
 };
 
+static const struct arg_spec args_file_open[] = {
+    {.name = "path", .type = ARG_STR},
+    {.name = "mode", .type = ARG_STR, .optional = true},
+    {0},
+};
+
+static const struct arg_spec args_file_handle[] = {
+    {.name = "handle", .type = ARG_INT},
+    {0},
+};
+
+static const struct arg_spec args_file_read[] = {
+    {.name = "handle", .type = ARG_INT},
+    {.name = "count", .type = ARG_INT, .optional = true},
+    {0},
+};
+
+static const struct arg_spec args_file_write[] = {
+    {.name = "handle", .type = ARG_INT},
+    {.name = "buf-b64", .type = ARG_STR},
+    {.name = "count", .type = ARG_INT, .optional = true},
+    {0},
+};
+
+static const char *const file_whence_values[] = {"set", "cur", "end", NULL};
+static const struct arg_spec args_file_seek[] = {
+    {.name = "handle", .type = ARG_INT},
+    {.name = "offset", .type = ARG_INT},
+    {.name = "whence",
+     .type = ARG_ALT_INT_ENUM,
+     .values = file_whence_values,
+     .type_name = "GuestFileWhence"},
+    {0},
+};
+
 /* ---- the table ---- */
 
 static const struct cmd_def cmd_table[] = {
@@ -28,12 +63,12 @@ static const struct cmd_def cmd_table[] = {
     /* #5 guest-set-time */
     /* #6 */ {"guest-info", cmd_info, NULL, CMD_ALLOW_FROZEN},
     /* #7 guest-shutdown */
-    /* #8 guest-file-open */
-    /* #9 guest-file-close */
-    /* #10 guest-file-read */
-    /* #11 guest-file-write */
-    /* #12 guest-file-seek */
-    /* #13 guest-file-flush */
+    /* #8 */ {"guest-file-open", cmd_file_open, args_file_open, 0},
+    /* #9 */ {"guest-file-close", cmd_file_close, args_file_handle, 0},
+    /* #10 */ {"guest-file-read", cmd_file_read, args_file_read, 0},
+    /* #11 */ {"guest-file-write", cmd_file_write, args_file_write, 0},
+    /* #12 */ {"guest-file-seek", cmd_file_seek, args_file_seek, 0},
+    /* #13 */ {"guest-file-flush", cmd_file_flush, args_file_handle, 0},
     /* #14 guest-fsfreeze-status */
     /* #15 guest-fsfreeze-freeze */
     /* #16 guest-fsfreeze-freeze-list */
