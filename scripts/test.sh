@@ -7,7 +7,7 @@ set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 packages=(libuv1-dev libyajl-dev libcmocka-dev pkg-config cmake gcc make python3 socat)
 # --- VM lab packages (test/e2e): the VM-lab helper adds its packages on the next line ---
-packages+=()
+packages+=(qemu-system-x86 qemu-utils busybox-static e2fsprogs passwd)
 
 install_missing() {
     local missing=()
