@@ -363,7 +363,7 @@ int transport_chardev_start(struct transport_channel *ch)
     int fd = ch->be->open_dev(ch);
 
     if (fd < 0) {
-        log_error("%s: cannot open %s: %s", ch->be->method, ch->path, strerror(-fd));
+        transport_open_error(ch, "%s: cannot open %s: %s", ch->be->method, ch->path, strerror(-fd));
         return fd;
     }
     struct transport_chardev *dev = xcalloc(1, sizeof(*dev));
@@ -371,7 +371,8 @@ int transport_chardev_start(struct transport_channel *ch)
     dev->fd = fd;
     int rc = dev_init_handles(dev);
     if (rc < 0) {
-        log_error("%s: cannot poll %s: %s", ch->be->method, ch->path, uv_strerror(rc));
+        transport_open_error(ch, "%s: cannot poll %s: %s", ch->be->method, ch->path,
+                             uv_strerror(rc));
         close(fd);
         free(dev);
         return rc;

@@ -8,6 +8,8 @@
 
 #include <uv.h>
 
+#include "agent/log.h"
+
 struct transport_backend {
     const char *method;
     const char *default_path; /* NULL: -p is required */
@@ -46,6 +48,7 @@ struct transport_channel {
     size_t n_allow_cids;
     int activated_fd;
     bool closing;
+    bool retrying; /* -r: failed opens are expected, log them at debug level */
     unsigned next_conn_id;
     struct transport_conn *conns; /* every live connection (close event not yet fired) */
     unsigned n_conns;
@@ -89,6 +92,10 @@ void transport_conn_end(struct transport_conn *conn);
 void transport_conn_release(struct transport_conn *conn);
 /* Account a write completion (or a discarded buffer) of len bytes. */
 void transport_conn_written(struct transport_conn *conn, size_t len);
+
+/* A failure to open the channel: an error, or a debug line while -r keeps retrying. */
+#define transport_open_error(ch, ...)                                                              \
+    agent_log((ch)->retrying ? LOG_LVL_DEBUG : LOG_LVL_ERROR, __VA_ARGS__)
 
 /* Reopen the channel after QGAD_RETRY_PATH_MS (and again until it works). */
 void transport_channel_retry(struct transport_channel *ch);

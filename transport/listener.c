@@ -199,8 +199,8 @@ int transport_listener_start(struct transport_channel *ch)
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&l->handle, SOMAXCONN, on_connection);
     if (rc < 0) {
-        log_error("%s: cannot listen on %s: %s", ch->be->method, ch->path ? ch->path : "fd",
-                  uv_strerror(rc));
+        transport_open_error(ch, "%s: cannot listen on %s: %s", ch->be->method,
+                             ch->path ? ch->path : "fd", uv_strerror(rc));
         if (uv_fileno((uv_handle_t *)&l->handle, &(uv_os_fd_t){0}) < 0)
             close(fd);
         uv_close((uv_handle_t *)&l->handle, listener_close_cb);

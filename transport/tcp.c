@@ -85,12 +85,14 @@ static int tcp_listen_fd(struct transport_channel *ch)
     int fd = -EADDRNOTAVAIL;
 
     if (transport_parse_host_port(ch->path, &host, &port) < 0) {
-        log_error("tcp-listen: invalid address '%s' (expected HOST:PORT or [IPv6]:PORT)", ch->path);
+        transport_open_error(
+            ch, "tcp-listen: invalid address '%s' (expected HOST:PORT or [IPv6]:PORT)", ch->path);
         return -EINVAL;
     }
     int gai = getaddrinfo(*host ? host : NULL, port, &hints, &res);
     if (gai != 0) {
-        log_error("tcp-listen: cannot resolve '%s': %s", ch->path, gai_strerror(gai));
+        transport_open_error(ch, "tcp-listen: cannot resolve '%s': %s", ch->path,
+                             gai_strerror(gai));
         fd = -EINVAL;
     }
     for (struct addrinfo *ai = gai == 0 ? res : NULL; ai; ai = ai->ai_next) {
@@ -99,7 +101,7 @@ static int tcp_listen_fd(struct transport_channel *ch)
             break;
     }
     if (fd < 0 && gai == 0)
-        log_error("tcp-listen: cannot listen on %s: %s", ch->path, strerror(-fd));
+        transport_open_error(ch, "tcp-listen: cannot listen on %s: %s", ch->path, strerror(-fd));
     if (res)
         freeaddrinfo(res);
     free(host);

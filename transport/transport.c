@@ -50,10 +50,9 @@ static void retry_timer_cb(uv_timer_t *timer)
     int rc = channel_start(ch);
 
     if (rc < 0) {
-        log_debug("%s: channel %s still unavailable, retrying in %u ms", ch->be->method,
-                  ch->path ? ch->path : "", QGAD_RETRY_PATH_MS);
         uv_timer_start(timer, retry_timer_cb, QGAD_RETRY_PATH_MS, 0);
     } else {
+        ch->retrying = false;
         log_info("%s: channel %s is open", ch->be->method, ch->path ? ch->path : "");
     }
 }
@@ -62,6 +61,7 @@ void transport_channel_retry(struct transport_channel *ch)
 {
     if (ch->closing)
         return;
+    ch->retrying = true;
     if (!ch->retry_timer) {
         ch->retry_timer = xmalloc(sizeof(*ch->retry_timer));
         uv_timer_init(uv_default_loop(), ch->retry_timer);

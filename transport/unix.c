@@ -26,7 +26,7 @@ static int unix_listen_fd(struct transport_channel *ch)
     struct stat st;
 
     if (strlen(ch->path) >= sizeof(sa.sun_path)) {
-        log_error("unix-listen: socket path too long: %s", ch->path);
+        transport_open_error(ch, "unix-listen: socket path too long: %s", ch->path);
         return -ENAMETOOLONG;
     }
     memcpy(sa.sun_path, ch->path, strlen(ch->path) + 1);
@@ -34,14 +34,14 @@ static int unix_listen_fd(struct transport_channel *ch)
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         int err = errno;
-        log_error("unix-listen: socket: %s", strerror(err));
+        transport_open_error(ch, "unix-listen: socket: %s", strerror(err));
         return -err;
     }
     if (unlink(ch->path) < 0 && errno != ENOENT)
         log_debug("unix-listen: cannot remove %s: %s", ch->path, strerror(errno));
     int rc = transport_sock_listen(fd, (struct sockaddr *)&sa, sizeof(sa));
     if (rc < 0) {
-        log_error("unix-listen: cannot listen on %s: %s", ch->path, strerror(-rc));
+        transport_open_error(ch, "unix-listen: cannot listen on %s: %s", ch->path, strerror(-rc));
         close(fd);
         return rc;
     }

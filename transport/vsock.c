@@ -59,7 +59,8 @@ static int vsock_listen_fd(struct transport_channel *ch)
     uint32_t cid, port;
 
     if (transport_parse_vsock_addr(ch->path, &cid, &port) < 0) {
-        log_error("vsock-listen: invalid address '%s' (expected CID:PORT, decimal)", ch->path);
+        transport_open_error(ch, "vsock-listen: invalid address '%s' (expected CID:PORT, decimal)",
+                             ch->path);
         return -EINVAL;
     }
     sa.svm_cid = cid;
@@ -67,12 +68,12 @@ static int vsock_listen_fd(struct transport_channel *ch)
     int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         int err = errno;
-        log_error("vsock-listen: socket: %s", strerror(err));
+        transport_open_error(ch, "vsock-listen: socket: %s", strerror(err));
         return -err;
     }
     int rc = transport_sock_listen(fd, (struct sockaddr *)&sa, sizeof(sa));
     if (rc < 0) {
-        log_error("vsock-listen: cannot listen on %s: %s", ch->path, strerror(-rc));
+        transport_open_error(ch, "vsock-listen: cannot listen on %s: %s", ch->path, strerror(-rc));
         close(fd);
         return rc;
     }
