@@ -120,12 +120,19 @@ class DumpConfTest(unittest.TestCase):
         self.assertIn('\nvsock-allow-cids=any\n', out)
 
     def test_dump_reads_back(self):
-        """A dump used as the config gives the same dump."""
+        """A dump used as the config gives the same settings (list order aside: upstream's
+        dump reverses each list chunk)."""
         d = self.d
         first = self.dump(['-m', 'unix-listen', '-p', d + '/s', '-b', 'guest-ping,guest-info',
                            '--listen', 'tcp-listen:127.0.0.1:5', '-t', d, '-f', d + '/p'])
         again = self.dump([], first)
-        self.assertEqual(again, first)
+        key = 'block-rpcs='
+
+        def normalized(text):
+            return [','.join(sorted(line[len(key):].split(','))) if line.startswith(key)
+                    else line for line in text.split('\n')]
+        self.assertEqual(normalized(again), normalized(first))
+        self.assertIn('\nblock-rpcs=guest-info,guest-ping\n', first)
 
     def test_bad_config_is_fatal(self):
         for text in ('[general]\nverbose=maybe\n', '[qgad]\nmax-clients=x\n',

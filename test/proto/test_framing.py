@@ -144,11 +144,13 @@ class FramingTest(unittest.TestCase):
         self.assertCapThenPing(b'[' * (NESTING + 1), 'JSON nesting depth limit exceeded')
         self.assertCapThenPing(b'{"execute": "guest-ping", "id": ' + b'[' * NESTING,
                                'JSON nesting depth limit exceeded')
-        # without a 0xFF the next whole request works too (the partial input is dropped)
-        self.c.send_raw(b'[' * (NESTING + 1))
+        # a complete over-deep message costs one error reply; the rest of it is skipped
+        # and the next request works without a 0xFF
+        self.c.send_raw(b'{"execute": "guest-ping", "id": ' + b'[' * NESTING + b']' * NESTING +
+                        b'}' + Client.request('guest-ping', id=3))
         r = self.c.recv_reply()
         self.assertEqual(r['error']['desc'], 'JSON nesting depth limit exceeded')
-        self.assertEqual(self.c.cmd('guest-ping', id=3), {'return': {}, 'id': 3})
+        self.assertEqual(self.c.recv_reply(), {'return': {}, 'id': 3})
 
     def test_token_count_limit(self):
         payload = (b'{"execute": "guest-ping", "arguments": {"x": [' +

@@ -31,7 +31,12 @@ class SessionTest(unittest.TestCase):
         cls.agent.__exit__(None, None, None)
 
     def test_concurrent_clients_get_only_their_replies(self):
-        clients = [Client(self.agent) for _ in range(MAX_CLIENTS)]
+        # a fresh agent: slots of clients closed by other tests are freed asynchronously
+        with Agent(verbose=False) as a:
+            self.concurrent_clients(a)
+
+    def concurrent_clients(self, agent):
+        clients = [Client(agent) for _ in range(MAX_CLIENTS)]
         try:
             for n, c in enumerate(clients):
                 self.assertEqual(c.cmd('guest-ping', id=n), {'return': {}, 'id': n})
@@ -68,16 +73,20 @@ class SessionTest(unittest.TestCase):
         self.assertTrue(ping_ok(self.agent))
 
     def test_client_cap(self):
+        with Agent(verbose=False) as a:
+            self.client_cap(a)
+
+    def client_cap(self, agent):
         clients = []
         try:
             for n in range(MAX_CLIENTS):
-                c = Client(self.agent)
+                c = Client(agent)
                 clients.append(c)
                 self.assertEqual(c.cmd('guest-ping', id=n), {'return': {}, 'id': n})
             # the 17th is closed at once or left unserved, never served
             extra = None
             try:
-                extra = Client(self.agent, secs=2)
+                extra = Client(agent, secs=2)
                 extra.send('guest-ping', id='extra')
                 try:
                     reply = extra.recv_reply(secs=0.5)
@@ -93,7 +102,7 @@ class SessionTest(unittest.TestCase):
                 self.assertEqual(c.cmd('guest-sync', {'id': n}), {'return': n})
             # a slot freed is a slot reused
             clients.pop().close()
-            wait_for(lambda: ping_ok(self.agent), what='a client after one left')
+            wait_for(lambda: ping_ok(agent), what='a client after one left')
         finally:
             for c in clients:
                 c.close()
@@ -139,6 +148,7 @@ class SessionTest(unittest.TestCase):
     def test_slow_request_does_not_block_other_sessions(self):
         """A session waiting on a slow request; another session is answered meanwhile."""
         c = Client(self.agent)
+        self.addCleanup(c.close)
         info = c.ok('guest-info')
         enabled = {e['name'] for e in info['supported_commands'] if e['enabled']}
         if not {'guest-exec', 'guest-exec-status'} <= enabled:
@@ -156,6 +166,7 @@ class SessionTest(unittest.TestCase):
     def test_sync_drops_stale_reply(self):
         """guest-sync is answered at once and the earlier still-running reply is dropped."""
         c = Client(self.agent)
+        self.addCleanup(c.close)
         info = c.ok('guest-info')
         enabled = {e['name'] for e in info['supported_commands'] if e['enabled']}
         if not {'guest-exec', 'guest-exec-status'} <= enabled:

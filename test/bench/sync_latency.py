@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Latency and throughput of the real daemon over a unix socket. Prints figures; asserts
+nothing (not part of ctest).
+
+    QGAD_BIN=build/qgad python3 test/bench/sync_latency.py [--syncs N] [--pings N]
+
+1. N guest-sync round trips, one at a time: median, p99 and max in microseconds.
+2. guest-ping pipelined in batches (all requests of a batch in one write): requests/s.
+3. guest-sync round trips on one session while another session floods guest-info
+   (what a host sees while the agent is busy elsewhere).
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'proto'))
+from qgadtest import Agent, Client  # noqa: E402
+
+
+def percentile(sorted_values, p):
+    i = min(len(sorted_values) - 1, int(round(p / 100.0 * (len(sorted_values) - 1))))
+    return sorted_values[i]
+
+
+def sync_round_trips(c, n):
+    samples = []
+    for i in range(n):
+        req = Client.request('guest-sync', {'id': i})
+        t0 = time.perf_counter_ns()
+        c.send_raw(req)
+        c.recv_line()
+        samples.append((time.perf_counter_ns() - t0) / 1000.0)
+    samples.sort()
+    return samples
+
+
+def report_latency(title, samples):
+    print('%-44s n=%-6d median %8.1f us   p99 %8.1f us   max %8.1f us' %
+          (title, len(samples), statistics.median(samples), percentile(samples, 99),
+           samples[-1]))
+
+
+def pipelined_pings(c, total, batch):
+    req = Client.request('guest-ping')
+    payload = req * batch
+    t0 = time.perf_counter()
+    done = 0
+    while done < total:
+        n = min(batch, total - done)
+        c.send_raw(payload if n == batch else req * n)
+        for _ in range(n):
+            c.recv_line()
+        done += n
+    return total / (time.perf_counter() - t0)
+
+
+def flood(agent, stop):
+    c = Client(agent)
+    req = Client.request('guest-info') * 50
+    try:
+        while not stop.is_set():
+            c.send_raw(req)
+            for _ in range(50):
+                c.recv_line()
+    finally:
+        c.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--syncs', type=int, default=10000)
+    ap.add_argument('--pings', type=int, default=100000)
+    ap.add_argument('--batch', type=int, default=1000)
+    args = ap.parse_args()
+
+    with Agent(verbose=False) as a:
+        c = Client(a)
+        sync_round_trips(c, 200)  # warm-up
+        report_latency('guest-sync round trip (idle agent)', sync_round_trips(c, args.syncs))
+        rate = pipelined_pings(c, args.pings, args.batch)
+        print('%-44s %d requests in batches of %d: %.0f requests/s' %
+              ('guest-ping pipelined', args.pings, args.batch, rate))
+        stop = threading.Event()
+        t = threading.Thread(target=flood, args=(a, stop))
+        t.start()
+        try:
+            time.sleep(0.2)
+            report_latency('guest-sync round trip (other session busy)',
+                           sync_round_trips(c, max(1000, args.syncs // 5)))
+        finally:
+            stop.set()
+            t.join()
+        c.close()
+
+
+if __name__ == '__main__':
+    main()
