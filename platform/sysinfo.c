@@ -40,7 +40,7 @@ int plat_timezone(char **abbrev, int64_t *offset)
     time_t now = time(NULL);
     tzset(); /* localtime_r alone may keep a zone read long ago */
     if (!localtime_r(&now, &tm))
-        return -errno ? -errno : -EINVAL;
+        return errno ? -errno : -EINVAL;
     *offset = tm.tm_gmtoff;
     *abbrev = (tm.tm_zone && *tm.tm_zone) ? xstrdup(tm.tm_zone) : NULL;
     return 0;
