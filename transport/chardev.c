@@ -68,11 +68,15 @@ static bool fd_hung_up(int fd)
     return n > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL));
 }
 
+/* SIGIO for this fd on or off. The owner is set on each arming: -d forks after the
+ * channel is opened, and the signal must reach the daemon, not the parent that exited. */
 static int set_async(int fd, bool on)
 {
     int flags = fcntl(fd, F_GETFL);
 
     if (flags < 0)
+        return -errno;
+    if (on && fcntl(fd, F_SETOWN, getpid()) < 0)
         return -errno;
     flags = on ? flags | O_ASYNC : flags & ~O_ASYNC;
     return fcntl(fd, F_SETFL, flags) < 0 ? -errno : 0;
@@ -353,8 +357,6 @@ static int dev_init_handles(struct transport_chardev *dev)
     dev->has_sigio = true;
     sigio_users++;
     uv_signal_start(&dev->sigio, on_sigio, SIGIO);
-    if (fcntl(dev->fd, F_SETOWN, getpid()) < 0)
-        log_warning("%s: F_SETOWN: %s", dev->ch->be->method, strerror(errno));
     return 0;
 }
 

@@ -27,7 +27,8 @@ struct transport_opts {
     const char *path;       /* NULL: the method's default, if it has one */
     bool retry_path;        /* -r: keep retrying a channel that cannot be opened */
     unsigned max_clients;   /* listeners: connections served at once */
-    const uint32_t *vsock_allow_cids; /* vsock: peers accepted; NULL/0 -> host only (CID 2) */
+    const uint32_t *vsock_allow_cids; /* vsock: peers accepted; NULL/0 -> host only (CID 2);
+                                       * an entry 4294967295 (VMADDR_CID_ANY) accepts all */
     size_t n_vsock_allow_cids;
     int activated_fd;       /* >= 0: a listening socket from systemd (LISTEN_FDS) */
 };
@@ -39,6 +40,8 @@ const char *transport_default_path(const char *method); /* NULL if none */
 /* Opens the channel; returns 0 or -errno (message already logged). */
 int transport_channel_open(const struct transport_opts *opts, const struct transport_events *ev,
                            struct transport_channel **out);
+/* Close events of all its connections fire before it returns (so never call it from a
+ * data() callback); the handles finish closing on the loop (run it once more). */
 void transport_channel_close(struct transport_channel *ch);
 
 /* Queue bytes on a connection (takes ownership of buf). Past QGAD_MAX_WRITE_QUEUE_BYTES
