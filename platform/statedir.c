@@ -92,14 +92,15 @@ static int parse_counter(char *text, int64_t *out)
     return rc;
 }
 
-static int fsync_dir(const char *dir)
+/* Makes a rename or a new entry durable. Best effort: the file itself is already
+ * complete, and some filesystems refuse fsync on a directory. */
+static void fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) < 0 ? -errno : 0;
+        return;
+    (void)fsync(fd);
     close(fd);
-    return rc;
 }
 
 static int write_all(int fd, const char *buf, size_t len)
@@ -138,7 +139,7 @@ static int state_write(int64_t counter)
     if (rc < 0)
         unlink(tmp);
     else
-        rc = fsync_dir(state_dir);
+        fsync_dir(state_dir);
 out:
     free(text);
     free(tmp);
@@ -227,7 +228,7 @@ int plat_frozen_marker_set(void)
         close(fd);
     }
     if (rc == 0)
-        rc = fsync_dir(state_dir);
+        fsync_dir(state_dir);
     free(path);
     return rc;
 }
