@@ -13,10 +13,20 @@
 #include "commands/json.h"
 #include "commands/registry.h"
 
+/* Finishing a call twice would run on_done twice on a freed call: stop loudly, also in
+ * release builds (where assert() is compiled out). */
+static void call_check_unfinished(const cmd_call *call)
+{
+    if (!call->finished)
+        return;
+    log_critical("command %s finished twice", call->cmd ? call->cmd->name : "?");
+    abort();
+}
+
 /* Records the outcome without running on_done (used while the call is being created). */
 static void call_set_error(cmd_call *call, const char *err_class, char *desc)
 {
-    assert(!call->finished);
+    call_check_unfinished(call);
     call->err_class = err_class;
     call->err_desc = desc;
     call->finished = true;
@@ -97,7 +107,7 @@ static void call_finish(cmd_call *call)
 
 void call_return(cmd_call *call, yajl_val value)
 {
-    assert(!call->finished);
+    call_check_unfinished(call);
     call->result = value ? value : json_object();
     call->finished = true;
     call_finish(call);

@@ -7,6 +7,10 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "cmd_testutil.h"
 #include "commands/registry.h"
 
@@ -319,6 +323,24 @@ static void test_serialize_fifo(void **state)
         cmd_call_free(fifo_calls[i]);
 }
 
+/* Finishing twice is a bug that must stop the agent, also in release builds. */
+static void test_double_finish_aborts(void **state)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        cmd_call *call = cmd_call_new("guest-ping", NULL, on_done, NULL);
+        call_return_empty(call);
+        call_fail(call, "again");
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+
 /* ---- threadpool ---- */
 
 static uv_thread_t loop_thread;
@@ -361,6 +383,7 @@ int main(void)
         cmocka_unit_test_setup(test_sync_and_ping, reset_policy),
         cmocka_unit_test_setup(test_guest_info, reset_policy),
         cmocka_unit_test_setup(test_serialize_fifo, reset_policy),
+        cmocka_unit_test_setup(test_double_finish_aborts, reset_policy),
         cmocka_unit_test_setup(test_queue_work, reset_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
