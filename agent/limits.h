@@ -21,6 +21,8 @@
 #define QGAD_DEFAULT_MAX_EXEC_PROCESSES 128
 #define QGAD_EXEC_STREAM_CAP (16u << 20)        /* per captured stream, as upstream */
 #define QGAD_DEFAULT_EXEC_OUTPUT_TOTAL (256u << 20)
+#define QGAD_EXEC_MAX_WAIT_MS 600000            /* guest-exec-status __org.qgad_wait, clamped */
+#define QGAD_EXEC_MAX_WAITERS 64                /* exec-status calls waiting at once */
 
 /* agent */
 #define QGAD_LOG_RING_BYTES (256u << 10)        /* log kept in memory while frozen */

@@ -52,6 +52,28 @@ static const struct arg_spec args_file_seek[] = {
     {0},
 };
 
+static const struct arg_spec args_exec_status[] = {
+    {.name = "pid", .type = ARG_INT},
+    {.name = "__org.qgad_wait", .type = ARG_INT, .optional = true}, /* ms, qgad extension */
+    {0},
+};
+
+static const char *const exec_capture_values[] = {"none",      "stdout", "stderr",
+                                                  "separated", "merged", NULL};
+static const struct arg_spec args_exec[] = {
+    {.name = "path", .type = ARG_STR},
+    {.name = "arg", .type = ARG_ARRAY, .optional = true, .elem = ARG_STR},
+    {.name = "env", .type = ARG_ARRAY, .optional = true, .elem = ARG_STR},
+    {.name = "input-data", .type = ARG_STR, .optional = true},
+    {.name = "capture-output",
+     .type = ARG_ALT_BOOL_ENUM,
+     .optional = true,
+     .values = exec_capture_values,
+     .type_name = "GuestExecCaptureOutput"},
+    {.name = "__org.qgad_timeout", .type = ARG_NUMBER, .optional = true}, /* s, extension */
+    {0},
+};
+
 /* ---- the table ---- */
 
 static const struct cmd_def cmd_table[] = {
@@ -86,8 +108,8 @@ static const struct cmd_def cmd_table[] = {
     /* #28 guest-get-memory-blocks */
     /* #29 guest-set-memory-blocks */
     /* #30 guest-get-memory-block-info */
-    /* #31 guest-exec-status */
-    /* #32 guest-exec */
+    /* #31 */ {"guest-exec-status", cmd_exec_status, args_exec_status, 0},
+    /* #32 */ {"guest-exec", cmd_exec, args_exec, 0},
     /* #33 */ {"guest-get-host-name", cmd_get_host_name, NULL, 0},
     /* #34 guest-get-users */
     /* #35 */ {"guest-get-timezone", cmd_get_timezone, NULL, 0},

@@ -43,7 +43,7 @@ struct plat_child {
     void *data;
     int live_handles; /* initialised and not yet closed */
     bool proc_open, timer_open;
-    bool reaped, finished, freed, grace;
+    bool reaped, finished, freed, grace, loop_unref;
 };
 
 /* Bytes past a cap are read into this and dropped (loop thread only). */
@@ -270,6 +270,8 @@ static void pipe_attach(struct plat_child *c, struct child_pipe *p, int fd,
 {
     uv_pipe_init(uv_default_loop(), &p->handle, 0);
     p->handle.data = c;
+    if (c->loop_unref)
+        uv_unref((uv_handle_t *)&p->handle);
     p->dst = dst;
     p->open = true;
     c->live_handles++;
@@ -363,6 +365,8 @@ static int child_start(struct plat_child *c, const struct plat_child_opts *opts,
         return rc;
     }
     c->res.pid = c->proc.pid;
+    if (c->loop_unref)
+        uv_unref((uv_handle_t *)&c->proc);
     if (f.in[1] >= 0)
         pipe_attach(c, &c->in, f.in[1], NULL);
     if (f.out[0] >= 0)
@@ -384,6 +388,7 @@ int plat_child_spawn(const struct plat_child_opts *opts, plat_child_done_fn done
     struct plat_child *c = xcalloc(1, sizeof(*c));
     c->cap = opts->cap ? opts->cap : QGAD_EXEC_STREAM_CAP;
     c->budget = opts->budget;
+    c->loop_unref = opts->loop_unref;
     c->done = done;
     c->data = data;
     int rc = child_start(c, opts, file);
@@ -396,6 +401,8 @@ int plat_child_spawn(const struct plat_child_opts *opts, plat_child_done_fn done
     }
     uv_timer_init(uv_default_loop(), &c->timer);
     c->timer.data = c;
+    if (c->loop_unref)
+        uv_unref((uv_handle_t *)&c->timer);
     c->timer_open = true;
     c->live_handles++;
     if (opts->timeout_ms)

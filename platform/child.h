@@ -35,6 +35,7 @@ struct plat_child_opts {
     size_t cap;                       /* per captured stream; 0: QGAD_EXEC_STREAM_CAP */
     struct plat_child_budget *budget; /* optional */
     uint64_t timeout_ms;              /* 0: none; else the group gets SIGKILL then */
+    bool loop_unref; /* the child does not keep the loop running (agent exit won't wait) */
 };
 
 struct plat_child_stream {

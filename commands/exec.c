@@ -1,0 +1,429 @@
+/* guest-exec and guest-exec-status. Each guest-exec is one platform child (own process
+ * group, reaped by libuv, capped capture) and one record here until a status call has
+ * reported it exited. Extensions: __org.qgad_timeout kills the group after N seconds, and
+ * __org.qgad_wait lets guest-exec-status wait up to N ms for the exit (answered from the
+ * child's completion or a timer, so nothing blocks). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "agent/limits.h"
+#include "agent/log.h"
+#include "agent/xalloc.h"
+#include "commands/base64.h"
+#include "commands/call.h"
+#include "commands/exec.h"
+#include "commands/handlers.h"
+#include "commands/json.h"
+#include "commands/settings.h"
+#include "platform/child.h"
+
+/* Bigger input or output is base64-converted in the threadpool, not on the loop. */
+#define EXEC_INLINE_B64 (64u << 10)
+#define EXEC_MAX_TIMEOUT_S (10.0 * 365 * 24 * 3600)
+#define EXEC_AUDIT_ARGV_MAX 2048
+
+struct exec_waiter {
+    uv_timer_t timer;
+    cmd_call *call;
+    struct exec_rec *rec;
+    struct exec_waiter *next;
+};
+
+struct exec_rec {
+    int64_t pid;
+    struct plat_child *child;
+    bool has_out, has_err; /* streams to report */
+    struct exec_waiter *waiters;
+    struct exec_rec *next;
+    char *out_b64, *err_b64; /* filled when reported */
+};
+
+static struct exec_rec *recs;
+static unsigned n_recs;
+static unsigned n_waiters;
+static struct plat_child_budget output_budget;
+
+static struct exec_rec *rec_find(int64_t pid)
+{
+    for (struct exec_rec *r = recs; r; r = r->next)
+        if (r->pid == pid)
+            return r;
+    return NULL;
+}
+
+static void rec_unlink(struct exec_rec *rec)
+{
+    for (struct exec_rec **p = &recs; *p; p = &(*p)->next) {
+        if (*p == rec) {
+            *p = rec->next;
+            n_recs--;
+            return;
+        }
+    }
+}
+
+static void rec_free(struct exec_rec *rec)
+{
+    plat_child_free(rec->child, false);
+    free(rec->out_b64);
+    free(rec->err_b64);
+    free(rec);
+}
+
+/* ---- guest-exec-status ---- */
+
+static void encode_work(void *data)
+{
+    struct exec_rec *rec = data;
+    const struct plat_child_result *res = plat_child_result(rec->child);
+    if (rec->has_out && res->out.len > 0)
+        rec->out_b64 = cmd_base64_encode(res->out.data, res->out.len);
+    if (rec->has_err && res->err.len > 0)
+        rec->err_b64 = cmd_base64_encode(res->err.data, res->err.len);
+}
+
+static void encode_after(cmd_call *call, void *data)
+{
+    struct exec_rec *rec = data;
+    const struct plat_child_result *res = plat_child_result(rec->child);
+    yajl_val r = json_object();
+
+    json_object_add_bool(r, "exited", true);
+    if (res->exited)
+        json_object_add_int(r, "exitcode", res->exit_code);
+    else if (res->signal)
+        json_object_add_int(r, "signal", res->signal);
+    if (res->timed_out)
+        json_object_add_bool(r, "__org.qgad_timed-out", true); /* killed at the deadline */
+    if (rec->out_b64) {
+        json_object_add(r, "out-data", json_string_take(rec->out_b64));
+        rec->out_b64 = NULL;
+    }
+    if (rec->err_b64) {
+        json_object_add(r, "err-data", json_string_take(rec->err_b64));
+        rec->err_b64 = NULL;
+    }
+    if (rec->has_out && res->out.len > 0)
+        json_object_add_bool(r, "out-truncated", res->out.truncated);
+    if (rec->has_err && res->err.len > 0)
+        json_object_add_bool(r, "err-truncated", res->err.truncated);
+    rec_free(rec);
+    call_return(call, r);
+}
+
+/* The final status of a finished process; the record is gone from now on. */
+static void status_report(cmd_call *call, struct exec_rec *rec)
+{
+    const struct plat_child_result *res = plat_child_result(rec->child);
+    rec_unlink(rec);
+    if (res->out.len + res->err.len > EXEC_INLINE_B64) {
+        call_queue_work(call, rec, encode_work, encode_after);
+        return;
+    }
+    encode_work(rec);
+    encode_after(call, rec);
+}
+
+static void return_running(cmd_call *call)
+{
+    yajl_val r = json_object();
+    json_object_add_bool(r, "exited", false);
+    call_return(call, r);
+}
+
+static void fail_no_pid(cmd_call *call, int64_t pid)
+{
+    call_fail(call, "PID %" PRId64 " does not exist", pid);
+}
+
+static void waiter_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void waiter_drop(struct exec_waiter *w)
+{
+    n_waiters--;
+    uv_timer_stop(&w->timer);
+    uv_close((uv_handle_t *)&w->timer, waiter_closed);
+}
+
+static void waiter_timeout(uv_timer_t *t)
+{
+    struct exec_waiter *w = t->data;
+    for (struct exec_waiter **p = &w->rec->waiters; *p; p = &(*p)->next) {
+        if (*p == w) {
+            *p = w->next;
+            break;
+        }
+    }
+    cmd_call *call = w->call;
+    waiter_drop(w);
+    return_running(call);
+}
+
+/* The process finished: answer the waiters in arrival order. The first one somebody still
+ * listens to gets the status (and the record); later ones find the record gone, as a
+ * second status call would. */
+static void exec_child_done(struct plat_child *child, void *data)
+{
+    struct exec_rec *rec = data;
+    struct exec_waiter *list = rec->waiters;
+    bool reported = false;
+    int64_t pid = rec->pid;
+
+    rec->waiters = NULL;
+    while (list) {
+        struct exec_waiter *w = list;
+        cmd_call *call = w->call;
+        list = w->next;
+        waiter_drop(w);
+        if (reported)
+            fail_no_pid(call, pid);
+        else if (!call->owner)
+            return_running(call); /* dropped by a sync or a disconnect: keep the data */
+        else {
+            reported = true;
+            status_report(call, rec);
+        }
+    }
+}
+
+void cmd_exec_status(cmd_call *call)
+{
+    int64_t pid = call_arg_int(call, "pid", 0);
+    int64_t wait = call_arg_int(call, "__org.qgad_wait", 0);
+    struct exec_rec *rec = rec_find(pid);
+
+    if (!rec) {
+        fail_no_pid(call, pid);
+        return;
+    }
+    if (wait < 0) {
+        call_fail(call, "value '%" PRId64 "' is invalid for argument __org.qgad_wait", wait);
+        return;
+    }
+    if (plat_child_finished(rec->child)) {
+        status_report(call, rec);
+        return;
+    }
+    if (wait == 0 || n_waiters >= QGAD_EXEC_MAX_WAITERS) {
+        return_running(call);
+        return;
+    }
+    struct exec_waiter *w = xcalloc(1, sizeof(*w));
+    w->call = call;
+    w->rec = rec;
+    w->timer.data = w;
+    uv_timer_init(uv_default_loop(), &w->timer);
+    uv_unref((uv_handle_t *)&w->timer); /* agent exit does not wait for it */
+    uv_timer_start(&w->timer, waiter_timeout,
+                   (uint64_t)(wait < QGAD_EXEC_MAX_WAIT_MS ? wait : QGAD_EXEC_MAX_WAIT_MS), 0);
+    struct exec_waiter **tail = &rec->waiters;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = w;
+    n_waiters++;
+}
+
+/* ---- guest-exec ---- */
+
+/* A NULL-terminated vector of pointers into a validated string array (first: lead). */
+static const char **str_vector(const char *lead, yajl_val arr)
+{
+    size_t n = YAJL_IS_ARRAY(arr) ? arr->u.array.len : 0;
+    const char **v = xcalloc(n + 2, sizeof(*v));
+    size_t k = 0;
+    if (lead)
+        v[k++] = lead;
+    for (size_t i = 0; i < n; i++)
+        v[k++] = arr->u.array.values[i]->u.string;
+    return v;
+}
+
+/* GuestExecCaptureOutput: a bool (true = separated) or a mode name. */
+static void capture_mode(cmd_call *call, struct plat_child_opts *o)
+{
+    yajl_val v = call_arg(call, "capture-output");
+    const char *mode = "none";
+    if (v && v->type == yajl_t_true)
+        mode = "separated";
+    else if (v && v->type == yajl_t_string)
+        mode = v->u.string;
+    bool out = !strcmp(mode, "stdout") || !strcmp(mode, "separated") || !strcmp(mode, "merged");
+    bool err = !strcmp(mode, "stderr") || !strcmp(mode, "separated");
+    o->out = out ? PLAT_CHILD_CAPTURE : PLAT_CHILD_DISCARD;
+    o->err = err ? PLAT_CHILD_CAPTURE : PLAT_CHILD_DISCARD;
+    if (!strcmp(mode, "merged"))
+        o->err = PLAT_CHILD_TO_STDOUT;
+}
+
+/* __org.qgad_timeout in ms, 0 when absent; -1 (call failed) when not a sane duration. */
+static int64_t timeout_ms(cmd_call *call)
+{
+    yajl_val v = call_arg(call, "__org.qgad_timeout");
+    if (!v)
+        return 0;
+    double s = v->u.number.r ? strtod(v->u.number.r, NULL) : 0;
+    if (!(s > 0) || s > EXEC_MAX_TIMEOUT_S) {
+        call_fail(call, "value '%s' is invalid for argument __org.qgad_timeout",
+                  v->u.number.r ? v->u.number.r : "?");
+        return -1;
+    }
+    int64_t ms = (int64_t)(s * 1000);
+    return ms < s * 1000 ? ms + 1 : ms; /* rounded up: never 0 */
+}
+
+/* argv as one bounded audit text: quoted arguments, "..." when cut. */
+static char *argv_text(const char *const *argv)
+{
+    char *buf = xmalloc(EXEC_AUDIT_ARGV_MAX + 1);
+    size_t len = 0;
+    buf[0] = 0;
+    for (const char *const *a = argv; *a; a++) {
+        int n =
+            snprintf(buf + len, EXEC_AUDIT_ARGV_MAX + 1 - len, "%s'%s'", a == argv ? "" : " ", *a);
+        if (n < 0 || len + (size_t)n > EXEC_AUDIT_ARGV_MAX - 4) {
+            snprintf(buf + (len < EXEC_AUDIT_ARGV_MAX - 4 ? len : EXEC_AUDIT_ARGV_MAX - 4), 5,
+                     " ...");
+            break;
+        }
+        len += (size_t)n;
+    }
+    return buf;
+}
+
+static void exec_audit(cmd_call *call, const char *const *argv, int64_t pid, int rc)
+{
+    char *text = argv_text(argv);
+    yajl_val env = call_arg(call, "env");
+    char envinfo[48] = "";
+    if (YAJL_IS_ARRAY(env))
+        snprintf(envinfo, sizeof(envinfo), ", env replaced (%zu entries)", env->u.array.len);
+    const char *input = call_has_arg(call, "input-data") ? ", with input data" : "";
+    if (rc < 0)
+        agent_audit("guest-exec '%s' argv [%s]%s%s: failed: %s", call_arg_str(call, "path", ""),
+                    text, envinfo, input, strerror(-rc));
+    else
+        agent_audit("guest-exec '%s' argv [%s]%s%s: pid %" PRId64, call_arg_str(call, "path", ""),
+                    text, envinfo, input, pid);
+    free(text);
+}
+
+/* Starts the process once the input (if any) is decoded. Takes input. */
+static void exec_spawn(cmd_call *call, char *input, size_t input_len)
+{
+    const char *path = call_arg_str(call, "path", "");
+    struct plat_child_opts o = {.path = path, .cap = QGAD_EXEC_STREAM_CAP, .loop_unref = true};
+    int64_t tmo = timeout_ms(call);
+
+    if (tmo < 0) {
+        free(input);
+        return;
+    }
+    if (n_recs >= cmd_settings.max_exec_processes) {
+        free(input);
+        call_fail(call,
+                  "too many guest-exec processes: the limit is %u (collect finished ones "
+                  "with guest-exec-status)",
+                  cmd_settings.max_exec_processes);
+        return;
+    }
+    const char **argv = str_vector(path, call_arg(call, "arg"));
+    const char **env = call_has_arg(call, "env") ? str_vector(NULL, call_arg(call, "env")) : NULL;
+    o.argv = argv;
+    o.env = env;
+    o.input = input;
+    o.input_len = input_len;
+    o.has_input = input != NULL;
+    o.timeout_ms = (uint64_t)tmo;
+    o.budget = &output_budget;
+    output_budget.limit = cmd_settings.exec_output_total;
+    capture_mode(call, &o);
+
+    struct exec_rec *rec = xcalloc(1, sizeof(*rec));
+    rec->has_out = o.out == PLAT_CHILD_CAPTURE;
+    rec->has_err = o.err == PLAT_CHILD_CAPTURE;
+    int rc = plat_child_spawn(&o, exec_child_done, rec, &rec->child);
+    free(input);
+    if (rc == 0)
+        rec->pid = plat_child_pid(rec->child);
+    exec_audit(call, argv, rec->pid, rc);
+    free(argv);
+    free(env);
+    if (rc < 0) {
+        free(rec);
+        call_fail(call, "Failed to execute child process \xe2\x80\x9c%s\xe2\x80\x9d (%s)", path,
+                  strerror(-rc));
+        return;
+    }
+    rec->next = recs;
+    recs = rec;
+    n_recs++;
+    yajl_val r = json_object();
+    json_object_add_int(r, "pid", rec->pid);
+    call_return(call, r);
+}
+
+struct exec_input {
+    const char *b64; /* borrowed from the call's arguments */
+    char *data;
+    size_t len;
+};
+
+static void decode_work(void *data)
+{
+    struct exec_input *in = data;
+    in->data = cmd_base64_decode(in->b64, &in->len);
+}
+
+static void decode_after(cmd_call *call, void *data)
+{
+    struct exec_input *in = data;
+    char *input = in->data;
+    size_t len = in->len;
+    free(in);
+    if (!input) {
+        call_fail(call, "%s", CMD_BASE64_INVALID);
+        return;
+    }
+    exec_spawn(call, input, len);
+}
+
+void cmd_exec(cmd_call *call)
+{
+    const char *b64 = call_arg_str(call, "input-data", NULL);
+    if (!b64) {
+        exec_spawn(call, NULL, 0);
+        return;
+    }
+    struct exec_input *in = xcalloc(1, sizeof(*in));
+    in->b64 = b64;
+    if (strlen(b64) > EXEC_INLINE_B64) {
+        call_queue_work(call, in, decode_work, decode_after);
+        return;
+    }
+    decode_work(in);
+    decode_after(call, in);
+}
+
+void cmd_exec_release_all(void)
+{
+    while (recs) {
+        struct exec_rec *rec = recs;
+        struct exec_waiter *list = rec->waiters;
+        rec->waiters = NULL;
+        rec_unlink(rec);
+        while (list) {
+            struct exec_waiter *w = list;
+            cmd_call *call = w->call;
+            list = w->next;
+            waiter_drop(w);
+            return_running(call);
+        }
+        rec_free(rec); /* a running process is left running, as upstream's are */
+    }
+}
