@@ -1,0 +1,193 @@
+/* Own encoder, not yajl_gen: yajl_gen writes non-ASCII UTF-8 as is, while upstream (and
+ * clients comparing its output) escape every byte outside 0x20..0x7E as \uXXXX. */
+#include "protocol/encoder.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/xalloc.h"
+
+#define REPLACEMENT_CHAR 0xFFFD
+
+static void buf_puts(struct proto_buf *b, const char *s)
+{
+    proto_buf_put(b, s, strlen(s));
+}
+
+static void put_u16(struct proto_buf *b, unsigned u)
+{
+    char esc[8];
+    snprintf(esc, sizeof(esc), "\\u%04X", u & 0xFFFF);
+    proto_buf_put(b, esc, 6);
+}
+
+/* Decodes one UTF-8 sequence at s (s[0] >= 0x80). Returns its length and sets *cp, or
+ * returns the length of the invalid prefix to skip and sets *cp to U+FFFD. */
+static size_t utf8_decode(const unsigned char *s, uint32_t *cp)
+{
+    unsigned char c = s[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        *cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        *cp = c & 0x0F;
+        lo = c == 0xE0 ? 0xA0 : 0x80; /* no overlong forms */
+        hi = c == 0xED ? 0x9F : 0xBF; /* no surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        *cp = c & 0x07;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF; /* nothing above U+10FFFF */
+    } else {
+        *cp = REPLACEMENT_CHAR;
+        return 1;
+    }
+    for (size_t i = 1; i < n; i++) {
+        unsigned char cc = s[i]; /* the NUL terminator fails this check */
+        if (cc < (i == 1 ? lo : 0x80) || cc > (i == 1 ? hi : 0xBF)) {
+            *cp = REPLACEMENT_CHAR;
+            return i;
+        }
+        *cp = (*cp << 6) | (cc & 0x3F);
+    }
+    return n;
+}
+
+static void put_escaped(struct proto_buf *b, unsigned char c)
+{
+    static const char simple[] = {['"'] = '"',  ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f',
+                                  ['\n'] = 'n', ['\r'] = 'r',  ['\t'] = 't'};
+    if (c < sizeof(simple) && simple[c]) {
+        char esc[2] = {'\\', simple[c]};
+        proto_buf_put(b, esc, 2);
+    } else {
+        put_u16(b, c);
+    }
+}
+
+void proto_encode_string(struct proto_buf *b, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+
+    proto_buf_put(b, "\"", 1);
+    while (*s) {
+        const unsigned char *run = s;
+        while (*s >= 0x20 && *s < 0x7F && *s != '"' && *s != '\\')
+            s++;
+        proto_buf_put(b, (const char *)run, (size_t)(s - run));
+        if (!*s)
+            break;
+        if (*s < 0x80) {
+            put_escaped(b, *s++);
+            continue;
+        }
+        uint32_t cp;
+        s += utf8_decode(s, &cp);
+        if (cp >= 0x10000) {
+            cp -= 0x10000;
+            put_u16(b, 0xD800 | (cp >> 10));
+            put_u16(b, 0xDC00 | (cp & 0x3FF));
+        } else {
+            put_u16(b, cp);
+        }
+    }
+    proto_buf_put(b, "\"", 1);
+}
+
+static void encode_number(struct proto_buf *b, yajl_val v)
+{
+    char text[40];
+
+    if (v->u.number.r) {
+        buf_puts(b, v->u.number.r);
+        return;
+    }
+    if (v->u.number.flags & YAJL_NUMBER_INT_VALID)
+        snprintf(text, sizeof(text), "%lld", v->u.number.i);
+    else
+        snprintf(text, sizeof(text), "%.17g", v->u.number.d);
+    buf_puts(b, text);
+}
+
+void proto_encode_value(struct proto_buf *b, yajl_val v)
+{
+    if (!v) {
+        buf_puts(b, "null");
+        return;
+    }
+    switch (v->type) {
+    case yajl_t_string:
+        proto_encode_string(b, v->u.string);
+        break;
+    case yajl_t_number:
+        encode_number(b, v);
+        break;
+    case yajl_t_object:
+        proto_buf_put(b, "{", 1);
+        for (size_t i = 0; i < v->u.object.len; i++) {
+            if (i)
+                proto_buf_put(b, ", ", 2);
+            proto_encode_string(b, v->u.object.keys[i]);
+            proto_buf_put(b, ": ", 2);
+            proto_encode_value(b, v->u.object.values[i]);
+        }
+        proto_buf_put(b, "}", 1);
+        break;
+    case yajl_t_array:
+        proto_buf_put(b, "[", 1);
+        for (size_t i = 0; i < v->u.array.len; i++) {
+            if (i)
+                proto_buf_put(b, ", ", 2);
+            proto_encode_value(b, v->u.array.values[i]);
+        }
+        proto_buf_put(b, "]", 1);
+        break;
+    case yajl_t_true:
+        buf_puts(b, "true");
+        break;
+    case yajl_t_false:
+        buf_puts(b, "false");
+        break;
+    default:
+        buf_puts(b, "null");
+        break;
+    }
+}
+
+static char *reply_finish(struct proto_buf *b, yajl_val id, size_t *len)
+{
+    if (id) {
+        buf_puts(b, ", \"id\": ");
+        proto_encode_value(b, id);
+    }
+    proto_buf_put(b, "}\n", 2);
+    *len = b->len;
+    return b->data;
+}
+
+char *proto_reply_return(yajl_val value, yajl_val id, bool delimited, size_t *len)
+{
+    struct proto_buf b = {0};
+    if (delimited)
+        proto_buf_put(&b, "\xff", 1);
+    buf_puts(&b, "{\"return\": ");
+    proto_encode_value(&b, value);
+    return reply_finish(&b, id, len);
+}
+
+char *proto_reply_error(const char *err_class, const char *desc, yajl_val id, size_t *len)
+{
+    struct proto_buf b = {0};
+    buf_puts(&b, "{\"error\": {\"class\": ");
+    proto_encode_string(&b, err_class);
+    buf_puts(&b, ", \"desc\": ");
+    proto_encode_string(&b, desc ? desc : "");
+    proto_buf_put(&b, "}", 1);
+    return reply_finish(&b, id, len);
+}

@@ -1,0 +1,21 @@
+/* Replies as upstream's QMP writer prints them: one line, `": "` and `", "` separators,
+ * strings pure ASCII (\uXXXX for everything outside 0x20..0x7E, surrogate pairs above
+ * the BMP, \uFFFD for invalid UTF-8), numbers as the text they carry. */
+#ifndef QGAD_PROTOCOL_ENCODER_H
+#define QGAD_PROTOCOL_ENCODER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <yajl/yajl_tree.h>
+
+#include "protocol/buf.h"
+
+void proto_encode_string(struct proto_buf *b, const char *s);
+void proto_encode_value(struct proto_buf *b, yajl_val v);
+
+/* Whole reply lines ending in "\n"; the caller owns the result. id NULL: no "id" member
+ * (a yajl null id is echoed as null). delimited: prefixed with the raw byte 0xFF. */
+char *proto_reply_return(yajl_val value, yajl_val id, bool delimited, size_t *len);
+char *proto_reply_error(const char *err_class, const char *desc, yajl_val id, size_t *len);
+
+#endif

@@ -1,0 +1,217 @@
+/* A session turns messages into calls and replies back into bytes, in request order.
+ * Every request (and every parse error) gets a slot in a FIFO; a slot is written once it
+ * is done and every slot before it has been written. guest-sync* drops the slots of
+ * earlier calls still running, so no stale reply can follow its own. */
+#include "protocol/session.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/log.h"
+#include "agent/xalloc.h"
+#include "commands/call.h"
+#include "commands/json.h"
+#include "commands/registry.h"
+#include "protocol/encoder.h"
+#include "protocol/framer.h"
+#include "protocol/request.h"
+
+struct reply_slot {
+    struct reply_slot *next;
+    struct proto_session *session;
+    cmd_call *call; /* while running */
+    yajl_val id;    /* echoed; owned */
+    char *reply;    /* encoded once done; NULL: nothing to write */
+    size_t len;
+    bool done;
+};
+
+struct proto_session {
+    struct proto_session_io io;
+    char *name;
+    struct proto_framer *framer;
+    struct reply_slot *head, *tail;
+    unsigned busy; /* inside feed or flush: freeing is deferred until they return */
+    bool closing;
+};
+
+static struct reply_slot *slot_add(struct proto_session *s, yajl_val id)
+{
+    struct reply_slot *slot = xcalloc(1, sizeof(*slot));
+    slot->session = s;
+    slot->id = id;
+    if (s->tail)
+        s->tail->next = slot;
+    else
+        s->head = slot;
+    s->tail = slot;
+    return slot;
+}
+
+static void slot_free(struct reply_slot *slot)
+{
+    json_free(slot->id);
+    free(slot->reply);
+    free(slot);
+}
+
+static void session_destroy(struct proto_session *s)
+{
+    while (s->head) {
+        struct reply_slot *slot = s->head;
+        s->head = slot->next;
+        slot_free(slot);
+    }
+    proto_framer_free(s->framer);
+    free(s->name);
+    free(s);
+}
+
+static void session_enter(struct proto_session *s)
+{
+    s->busy++;
+}
+
+static void session_leave(struct proto_session *s)
+{
+    if (--s->busy == 0 && s->closing)
+        session_destroy(s);
+}
+
+/* Writes every finished reply that no earlier request is still waiting for. */
+static void session_flush(struct proto_session *s)
+{
+    session_enter(s);
+    while (s->head && s->head->done && !s->closing) {
+        struct reply_slot *slot = s->head;
+        s->head = slot->next;
+        if (!s->head)
+            s->tail = NULL;
+        if (slot->reply) {
+            s->io.write(s->io.ctx, slot->reply, slot->len); /* may close the session */
+            slot->reply = NULL;
+        }
+        slot_free(slot);
+    }
+    session_leave(s);
+}
+
+static void slot_set_error(struct reply_slot *slot, const char *err_class, const char *desc)
+{
+    slot->reply = proto_reply_error(err_class, desc, slot->id, &slot->len);
+    slot->done = true;
+}
+
+static void session_call_done(cmd_call *call)
+{
+    struct reply_slot *slot = call->owner;
+    if (!slot) { /* dropped by a barrier, or the session is gone */
+        cmd_call_free(call);
+        return;
+    }
+    unsigned flags = call->cmd ? call->cmd->flags : 0;
+    if (call->err_class)
+        slot_set_error(slot, call->err_class, call->err_desc);
+    else if (!(flags & CMD_NO_SUCCESS_REPLY))
+        slot->reply = proto_reply_return(call->result, slot->id, flags & CMD_DELIMITED, &slot->len);
+    slot->done = true;
+    slot->call = NULL;
+    cmd_call_free(call);
+    session_flush(slot->session);
+}
+
+static bool is_barrier(const cmd_call *call)
+{
+    if (!call->cmd || !(call->cmd->flags & CMD_BARRIER))
+        return false;
+    /* a disabled sync is "not found", and not a barrier */
+    return !(call->finished && call->err_class && strcmp(call->err_class, ERR_NOT_FOUND) == 0);
+}
+
+/* Drops the replies of every earlier request still running; their work completes. The
+ * barrier is the newest slot, so the tail stays. */
+static void session_barrier(struct proto_session *s, struct reply_slot *barrier, const char *cmd)
+{
+    struct reply_slot **link = &s->head;
+    while (*link != barrier) {
+        struct reply_slot *slot = *link;
+        if (slot->done) {
+            link = &slot->next;
+            continue;
+        }
+        log_debug("%s: %s drops the reply of a running %s", s->name, cmd,
+                  slot->call->cmd ? slot->call->cmd->name : "command");
+        slot->call->owner = NULL;
+        *link = slot->next;
+        slot_free(slot);
+    }
+}
+
+static void session_dispatch(struct proto_session *s, yajl_val msg)
+{
+    struct proto_request req;
+    char *err = proto_request_check(msg, &req);
+    struct reply_slot *slot = slot_add(s, req.id);
+
+    if (err) {
+        json_free(msg);
+        slot_set_error(slot, ERR_GENERIC, err);
+        free(err);
+        session_flush(s);
+        return;
+    }
+    cmd_call *call = cmd_call_new(req.execute, req.args, session_call_done, slot);
+    json_free(msg);
+    slot->call = call;
+    if (is_barrier(call))
+        session_barrier(s, slot, call->cmd->name);
+    cmd_call_start(call); /* may finish (and flush) right away */
+}
+
+static bool session_on_message(void *ctx, yajl_val msg)
+{
+    struct proto_session *s = ctx;
+    session_dispatch(s, msg);
+    return !s->closing;
+}
+
+static bool session_on_error(void *ctx, const char *desc)
+{
+    struct proto_session *s = ctx;
+    log_debug("%s: %s", s->name, desc);
+    slot_set_error(slot_add(s, NULL), ERR_GENERIC, desc);
+    session_flush(s);
+    return !s->closing;
+}
+
+struct proto_session *proto_session_new(const struct proto_session_io *io, const char *name)
+{
+    struct proto_session *s = xcalloc(1, sizeof(*s));
+    struct proto_framer_events ev = {session_on_message, session_on_error, s};
+    s->io = *io;
+    s->name = xstrdup(name ? name : "session");
+    s->framer = proto_framer_new(&ev);
+    return s;
+}
+
+void proto_session_feed(struct proto_session *s, const char *buf, size_t len)
+{
+    if (s->closing)
+        return;
+    session_enter(s);
+    proto_framer_feed(s->framer, buf, len);
+    session_leave(s);
+}
+
+void proto_session_free(struct proto_session *s)
+{
+    if (!s || s->closing)
+        return;
+    s->closing = true;
+    for (struct reply_slot *slot = s->head; slot; slot = slot->next)
+        if (slot->call)
+            slot->call->owner = NULL; /* its work completes; on_done just frees it */
+    if (!s->busy)
+        session_destroy(s);
+}

@@ -1,0 +1,114 @@
+/* Reply encoding: upstream's separators, ASCII-only strings, verbatim numbers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "commands/json.h"
+#include "protocol/encoder.h"
+
+static void assert_encodes(yajl_val v, const char *want)
+{
+    struct proto_buf b = {0};
+    proto_encode_value(&b, v);
+    proto_buf_put(&b, "", 1);
+    assert_string_equal(b.data, want);
+    free(b.data);
+    json_free(v);
+}
+
+static void test_string_escapes(void **state)
+{
+    assert_encodes(json_string("caf\xc3\xa9"), "\"caf\\u00E9\"");
+    assert_encodes(json_string("\xf0\x9f\x98\x80"), "\"\\uD83D\\uDE00\"");
+    assert_encodes(json_string("\xe2\x82\xac"), "\"\\u20AC\"");
+    assert_encodes(json_string("q\"b\\s/"), "\"q\\\"b\\\\s/\"");
+    assert_encodes(json_string("\b\f\n\r\t"), "\"\\b\\f\\n\\r\\t\"");
+    assert_encodes(json_string("\x01\x1f\x7f"), "\"\\u0001\\u001F\\u007F\"");
+    assert_encodes(json_string("plain ASCII ~"), "\"plain ASCII ~\"");
+    assert_encodes(json_string(""), "\"\"");
+}
+
+static void test_invalid_utf8(void **state)
+{
+    assert_encodes(json_string("a\xff"
+                               "b"),
+                   "\"a\\uFFFDb\"");
+    assert_encodes(json_string("\x80"), "\"\\uFFFD\"");
+    assert_encodes(json_string("end\xc3"), "\"end\\uFFFD\"");      /* truncated at the end */
+    assert_encodes(json_string("\xe2\x82x"), "\"\\uFFFDx\"");      /* truncated inside */
+    assert_encodes(json_string("\xc0\x80"), "\"\\uFFFD\\uFFFD\""); /* overlong NUL */
+    assert_encodes(json_string("\xed\xa0\x80"), "\"\\uFFFD\\uFFFD\\uFFFD\""); /* surrogate */
+    assert_encodes(json_string("\xf4\x90\x80\x80"), "\"\\uFFFD\\uFFFD\\uFFFD\\uFFFD\"");
+}
+
+static void test_values(void **state)
+{
+    yajl_val o = json_object();
+    yajl_val a = json_array();
+    json_array_add(a, json_int(1));
+    json_array_add(a, json_bool(false));
+    json_array_add(a, json_null());
+    json_object_add(o, "a", a);
+    json_object_add(o, "b", json_object());
+    json_object_add(o, "c", json_array());
+    json_object_add_bool(o, "d", true);
+    json_object_add(o, "k\xc3\xa9y", json_string("v"));
+    assert_encodes(o, "{\"a\": [1, false, null], \"b\": {}, \"c\": [], \"d\": true, "
+                      "\"k\\u00E9y\": \"v\"}");
+}
+
+static void test_numbers_verbatim(void **state)
+{
+    assert_encodes(json_uint(UINT64_MAX), "18446744073709551615");
+    assert_encodes(json_int(INT64_MIN), "-9223372036854775808");
+    assert_encodes(json_double(0.1), "0.10000000000000001");
+    assert_encodes(json_number_text("1.7e12", 6), "1.7e12");
+}
+
+static void test_replies(void **state)
+{
+    size_t len;
+    yajl_val id = json_uint(UINT64_MAX), ret = json_object();
+    char *r = proto_reply_return(ret, id, false, &len);
+    const char *want = "{\"return\": {}, \"id\": 18446744073709551615}\n";
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(r, want, len);
+    free(r);
+
+    r = proto_reply_return(ret, NULL, true, &len);
+    assert_int_equal(len, 16);
+    assert_memory_equal(r, "\xff{\"return\": {}}\n", 16);
+    free(r);
+
+    r = proto_reply_error("GenericError", "bad \"x\"", id, &len);
+    want = "{\"error\": {\"class\": \"GenericError\", \"desc\": \"bad \\\"x\\\"\"}, "
+           "\"id\": 18446744073709551615}\n";
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(r, want, len);
+    free(r);
+
+    yajl_val null_id = json_null();
+    r = proto_reply_error("CommandNotFound", "x", null_id, &len);
+    want = "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"x\"}, \"id\": null}\n";
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(r, want, len);
+    free(r);
+    json_free(null_id);
+    json_free(id);
+    json_free(ret);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_string_escapes), cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_values),         cmocka_unit_test(test_numbers_verbatim),
+        cmocka_unit_test(test_replies),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

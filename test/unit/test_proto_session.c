@@ -1,0 +1,338 @@
+/* Session ordering, barriers, reply shapes and lifetimes. The commands layer is replaced by
+ * a fake (this file defines cmd_call_new/start/free, so call.o is never linked), whose
+ * "slow" command finishes only when the test says so. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "agent/xalloc.h"
+#include "commands/call.h"
+#include "commands/json.h"
+#include "commands/registry.h"
+#include "protocol/buf.h"
+#include "protocol/session.h"
+
+/* ---- the fake commands layer ---- */
+
+static cmd_call *pending[16];
+static size_t n_pending, calls_live;
+
+static void fake_finish(cmd_call *call, yajl_val result, const char *err_class, const char *desc)
+{
+    call->result = result;
+    call->err_class = err_class;
+    call->err_desc = desc ? xstrdup(desc) : NULL;
+    call->finished = true;
+    call->on_done(call);
+}
+
+static void h_instant(cmd_call *call)
+{
+    fake_finish(call, json_object(), NULL, NULL);
+}
+static void h_number(cmd_call *call)
+{
+    fake_finish(call, json_int(5), NULL, NULL);
+}
+static void h_fail(cmd_call *call)
+{
+    fake_finish(call, NULL, ERR_GENERIC, "it failed");
+}
+static void h_slow(cmd_call *call)
+{
+    pending[n_pending++] = call;
+}
+
+static const struct cmd_def fake_cmds[] = {
+    {"instant", h_instant, NULL, 0},
+    {"slow", h_slow, NULL, 0},
+    {"fail", h_fail, NULL, 0},
+    {"sync", h_number, NULL, CMD_BARRIER},
+    {"sync-delimited", h_number, NULL, CMD_BARRIER | CMD_DELIMITED},
+    {"shutdown", h_instant, NULL, CMD_NO_SUCCESS_REPLY},
+    {"shutdown-fail", h_fail, NULL, CMD_NO_SUCCESS_REPLY},
+    {"blocked-sync", h_number, NULL, CMD_BARRIER},
+};
+
+cmd_call *cmd_call_new(const char *name, yajl_val args, void (*on_done)(cmd_call *), void *owner)
+{
+    cmd_call *call = xcalloc(1, sizeof(*call));
+    call->args = args;
+    call->on_done = on_done;
+    call->owner = owner;
+    calls_live++;
+    for (size_t i = 0; i < sizeof(fake_cmds) / sizeof(fake_cmds[0]); i++)
+        if (strcmp(fake_cmds[i].name, name) == 0)
+            call->cmd = &fake_cmds[i];
+    if (!call->cmd) {
+        call->finished = true;
+        call->err_class = ERR_NOT_FOUND;
+        call->err_desc = xasprintf("The command %s has not been found", name);
+    } else if (strcmp(name, "blocked-sync") == 0) {
+        call->finished = true;
+        call->err_class = ERR_NOT_FOUND;
+        call->err_desc =
+            xasprintf("Command %s has been disabled: the command is not allowed", name);
+    }
+    return call;
+}
+
+void cmd_call_start(cmd_call *call)
+{
+    if (call->finished)
+        call->on_done(call);
+    else
+        call->cmd->handler(call);
+}
+
+void cmd_call_free(cmd_call *call)
+{
+    json_free(call->args);
+    json_free(call->result);
+    free(call->err_desc);
+    free(call);
+    calls_live--;
+}
+
+/* Finishes the i-th slow call (in start order) successfully with {"n": i}. */
+static void finish_slow(size_t i)
+{
+    assert_true(i < n_pending && pending[i]);
+    cmd_call *call = pending[i];
+    pending[i] = NULL;
+    yajl_val r = json_object();
+    json_object_add_int(r, "n", (int64_t)i);
+    fake_finish(call, r, NULL, NULL);
+}
+
+/* ---- the transport side ---- */
+
+struct sink {
+    struct proto_buf out;
+    size_t writes;
+    struct proto_session *close_on_write; /* frees this session inside the first write */
+};
+
+static void sink_write(void *ctx, char *buf, size_t len)
+{
+    struct sink *k = ctx;
+    proto_buf_put(&k->out, buf, len);
+    free(buf);
+    k->writes++;
+    if (k->close_on_write) {
+        struct proto_session *s = k->close_on_write;
+        k->close_on_write = NULL;
+        proto_session_free(s);
+    }
+}
+
+static struct sink sink;
+
+static struct proto_session *session_new(void)
+{
+    struct proto_session_io io = {sink_write, &sink};
+    proto_buf_release(&sink.out);
+    memset(&sink, 0, sizeof(sink));
+    memset(pending, 0, sizeof(pending));
+    n_pending = 0;
+    return proto_session_new(&io, "test");
+}
+
+static void feed(struct proto_session *s, const char *text)
+{
+    proto_session_feed(s, text, strlen(text));
+}
+
+/* The bytes written since the last check are exactly want. */
+static void expect_out(const char *want)
+{
+    size_t n = strlen(want);
+    if (sink.out.len != n || memcmp(sink.out.data, want, n) != 0)
+        fail_msg("written: '%.*s'\nwanted:  '%s'", (int)sink.out.len,
+                 sink.out.data ? sink.out.data : "", want);
+    sink.out.len = 0;
+}
+
+static void teardown_check(struct proto_session *s)
+{
+    proto_session_free(s);
+    assert_int_equal(calls_live, 0);
+    proto_buf_release(&sink.out);
+}
+
+/* ---- tests ---- */
+
+static void test_instant_reply(void **state)
+{
+    struct proto_session *s = session_new();
+    feed(s, "{\"execute\":\"instant\",\"id\":1}{'execute':'fail','id':'x'}");
+    expect_out(
+        "{\"return\": {}, \"id\": 1}\n"
+        "{\"error\": {\"class\": \"GenericError\", \"desc\": \"it failed\"}, \"id\": \"x\"}\n");
+    feed(s, "{\"execute\":\"instant\"}");
+    expect_out("{\"return\": {}}\n");
+    teardown_check(s);
+}
+
+static void test_replies_in_request_order(void **state)
+{
+    struct proto_session *s = session_new();
+    feed(s, "{\"execute\":\"slow\",\"id\":\"a\"}{\"execute\":\"slow\",\"id\":\"b\"}"
+            "{\"execute\":\"instant\",\"id\":\"c\"}");
+    expect_out("");
+    finish_slow(1);
+    expect_out(""); /* b waits for a */
+    finish_slow(0);
+    expect_out("{\"return\": {\"n\": 0}, \"id\": \"a\"}\n"
+               "{\"return\": {\"n\": 1}, \"id\": \"b\"}\n"
+               "{\"return\": {}, \"id\": \"c\"}\n");
+    teardown_check(s);
+}
+
+static void test_parse_errors_in_order(void **state)
+{
+    struct proto_session *s = session_new();
+    feed(s, "{\"execute\":\"slow\",\"id\":1}{,}[]{\"execute\":\"instant\",\"id\":3}");
+    expect_out("");
+    finish_slow(0);
+    expect_out("{\"return\": {\"n\": 0}, \"id\": 1}\n"
+               "{\"error\": {\"class\": \"GenericError\", \"desc\": \"JSON parse error, "
+               "expecting value\"}}\n"
+               "{\"error\": {\"class\": \"GenericError\", \"desc\": \"QMP input must be a "
+               "JSON object\"}}\n"
+               "{\"return\": {}, \"id\": 3}\n");
+    teardown_check(s);
+}
+
+static void test_barrier_drops_running(void **state)
+{
+    struct proto_session *s = session_new();
+    feed(s, "{\"execute\":\"slow\",\"id\":1}{\"execute\":\"instant\",\"id\":2}"
+            "{\"execute\":\"slow\",\"id\":3}{\"execute\":\"sync\",\"id\":4}");
+    /* 1 and 3 were running: dropped; 2 was done and is written first */
+    expect_out("{\"return\": {}, \"id\": 2}\n{\"return\": 5, \"id\": 4}\n");
+    finish_slow(1);
+    finish_slow(0);
+    expect_out("");
+    assert_int_equal(calls_live, 0); /* the dropped calls were freed when they finished */
+    feed(s, "{\"execute\":\"instant\",\"id\":5}");
+    expect_out("{\"return\": {}, \"id\": 5}\n");
+    teardown_check(s);
+}
+
+static void test_barrier_does_not_drop_later(void **state)
+{
+    struct proto_session *s = session_new();
+    feed(s, "{\"execute\":\"sync\",\"id\":1}{\"execute\":\"slow\",\"id\":2}");
+    expect_out("{\"return\": 5, \"id\": 1}\n");
+    finish_slow(0);
+    expect_out("{\"return\": {\"n\": 0}, \"id\": 2}\n");
+    teardown_check(s);
+}
+
+static void test_disabled_sync_is_no_barrier(void **state)
+{
+    struct proto_session *s = session_new();
+    feed(s, "{\"execute\":\"slow\",\"id\":1}{\"execute\":\"blocked-sync\",\"id\":2}");
+    expect_out("");
+    finish_slow(0);
+    expect_out("{\"return\": {\"n\": 0}, \"id\": 1}\n"
+               "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"Command blocked-sync "
+               "has been disabled: the command is not allowed\"}, \"id\": 2}\n");
+    teardown_check(s);
+}
+
+static void test_sync_delimited(void **state)
+{
+    struct proto_session *s = session_new();
+    /* Proxmox: resync byte, sync-delimited and the command in one write */
+    feed(s, "\xff{\"execute\":\"sync-delimited\",\"arguments\":{\"id\":5}}"
+            "{\"execute\":\"instant\"}");
+    expect_out("\xff{\"return\": 5}\n{\"return\": {}}\n");
+    teardown_check(s);
+}
+
+static void test_no_success_reply(void **state)
+{
+    struct proto_session *s = session_new();
+    feed(s, "{\"execute\":\"shutdown\",\"id\":1}{\"execute\":\"instant\",\"id\":2}"
+            "{\"execute\":\"shutdown-fail\",\"id\":3}");
+    expect_out("{\"return\": {}, \"id\": 2}\n"
+               "{\"error\": {\"class\": \"GenericError\", \"desc\": \"it failed\"}, \"id\": 3}\n");
+    teardown_check(s);
+}
+
+static void test_ids_and_errors(void **state)
+{
+    struct proto_session *s = session_new();
+    feed(s, "{\"execute\":\"instant\",\"id\":1700000000123}"
+            "{\"execute\":\"instant\",\"id\":9223372036854775807}"
+            "{\"execute\":\"instant\",\"id\":18446744073709551615}"
+            "{\"execute\":\"instant\",\"id\":{\"a\":[null]}}"
+            "{\"execute\":\"instant\",\"id\":null}");
+    expect_out("{\"return\": {}, \"id\": 1700000000123}\n"
+               "{\"return\": {}, \"id\": 9223372036854775807}\n"
+               "{\"return\": {}, \"id\": 18446744073709551615}\n"
+               "{\"return\": {}, \"id\": {\"a\": [null]}}\n"
+               "{\"return\": {}, \"id\": null}\n");
+    feed(s, "{\"execute\":\"guest-nope\",\"id\":7}{\"id\":8,\"execute\":\"instant\",\"x\":1}");
+    expect_out("{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"The command guest-nope "
+               "has not been found\"}, \"id\": 7}\n"
+               "{\"error\": {\"class\": \"GenericError\", \"desc\": \"QMP input member 'x' is "
+               "unexpected\"}, \"id\": 8}\n");
+    teardown_check(s);
+}
+
+static void test_free_with_running_call(void **state)
+{
+    struct proto_session *s = session_new();
+    feed(s, "{\"execute\":\"slow\",\"id\":1}{\"execute\":\"instant\",\"id\":2}{\"execute\":");
+    proto_session_free(s);
+    finish_slow(0); /* must not touch the freed session (ASan) */
+    assert_int_equal(sink.writes, 0);
+    assert_int_equal(calls_live, 0);
+}
+
+/* The transport may close the session from inside a write (write queue over its cap). */
+static void test_closed_inside_write(void **state)
+{
+    struct proto_session *s = session_new();
+    sink.close_on_write = s;
+    feed(s, "{\"execute\":\"instant\",\"id\":1}{\"execute\":\"instant\",\"id\":2}");
+    expect_out("{\"return\": {}, \"id\": 1}\n");
+    assert_int_equal(calls_live, 0);
+
+    s = session_new();
+    feed(s, "{\"execute\":\"slow\",\"id\":1}{\"execute\":\"instant\",\"id\":2}"
+            "{\"execute\":\"slow\",\"id\":3}");
+    sink.close_on_write = s;
+    finish_slow(0); /* from the loop, outside any feed */
+    expect_out("{\"return\": {\"n\": 0}, \"id\": 1}\n");
+    finish_slow(1);
+    expect_out("");
+    assert_int_equal(calls_live, 0);
+    proto_buf_release(&sink.out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_instant_reply),
+        cmocka_unit_test(test_replies_in_request_order),
+        cmocka_unit_test(test_parse_errors_in_order),
+        cmocka_unit_test(test_barrier_drops_running),
+        cmocka_unit_test(test_barrier_does_not_drop_later),
+        cmocka_unit_test(test_disabled_sync_is_no_barrier),
+        cmocka_unit_test(test_sync_delimited),
+        cmocka_unit_test(test_no_success_reply),
+        cmocka_unit_test(test_ids_and_errors),
+        cmocka_unit_test(test_free_with_running_call),
+        cmocka_unit_test(test_closed_inside_write),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
