@@ -279,6 +279,35 @@ static void test_tcp_ipv4(void **state)
     tcp_echo_roundtrip(*state, AF_INET);
 }
 
+/* A read error (connection reset) ends that client only; upstream would exit. */
+static void test_tcp_reset_closes_one(void **state)
+{
+    struct fixture *f = *state;
+    int port = free_tcp_port(AF_INET);
+    char *addr = xasprintf("127.0.0.1:%d", port);
+    struct transport_events ev = rec_events(&f->rec);
+    struct transport_opts o = {.method = "tcp-listen", .path = addr, .activated_fd = -1};
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+    f->rec.echo = true;
+    assert_int_equal(transport_channel_open(&o, &ev, &f->ch), 0);
+    int a = tcp_connect(AF_INET, port);
+    assert_true(wait_count(&f->rec.n_open, 1, 2000));
+    int b = tcp_connect(AF_INET, port);
+    assert_true(wait_count(&f->rec.n_open, 2, 2000));
+    /* Echoed data left unread plus SO_LINGER 0: close() sends a RST. */
+    write_all(a, "unread", 6);
+    assert_true(wait_input(f->rec.conns[0], 6, 2000));
+    assert_int_equal(setsockopt(a, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+    close(a);
+    assert_true(wait_count(&f->rec.n_close, 1, 2000));
+    assert_true(f->rec.conns[0]->closed);
+    expect_echo(b, "unaffected");
+    assert_int_equal(f->rec.n_close, 1);
+    close(b);
+    free(addr);
+}
+
 static void test_tcp_ipv6(void **state)
 {
     int fd = socket(AF_INET6, SOCK_STREAM, 0);
@@ -341,6 +370,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_queue_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_ipv4, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_ipv6, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_reset_closes_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
