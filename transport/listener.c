@@ -187,6 +187,8 @@ int transport_listener_start(struct transport_channel *ch)
 
     if (fd >= 0)
         ch->activated_fd = -1; /* consumed: a retry binds the path itself */
+    else if (!ch->path)
+        return -EINVAL; /* an activated socket that failed cannot be recreated */
     else
         fd = ch->be->listen_fd(ch);
     if (fd < 0)

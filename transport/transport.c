@@ -51,7 +51,7 @@ static void retry_timer_cb(uv_timer_t *timer)
 
     if (rc < 0) {
         uv_timer_start(timer, retry_timer_cb, QGAD_RETRY_PATH_MS, 0);
-    } else {
+    } else if (!uv_is_active((uv_handle_t *)timer)) { /* not hung up again at once */
         ch->retrying = false;
         log_info("%s: channel %s is open", ch->be->method, ch->path ? ch->path : "");
     }
@@ -109,8 +109,10 @@ int transport_channel_open(const struct transport_opts *opts, const struct trans
         memcpy(ch->allow_cids, opts->vsock_allow_cids, ch->n_allow_cids * sizeof(uint32_t));
     }
 
+    /* -r retries what may come back (a device, a directory); not a bad address, and
+     * not a socket from systemd, which cannot be had again. */
     int rc = channel_start(ch);
-    if (rc < 0 && !(ch->retry_path && rc != -EINVAL)) {
+    if (rc < 0 && !(ch->retry_path && rc != -EINVAL && opts->activated_fd < 0)) {
         channel_free(ch);
         return rc;
     }
