@@ -119,7 +119,9 @@ int plat_file_read(struct plat_file *f, void *buf, size_t count, size_t *got, bo
         f->state = RW_NEW;
     }
     size_t n = fread(buf, 1, count, f->fh);
-    if (ferror(f->fh)) {
+    /* Non-blocking (a FIFO): what was there is a short read, not an error that loses it. */
+    bool short_read = n > 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    if (ferror(f->fh) && !short_read) {
         rc = neg_errno();
         *failed = PLAT_FILE_STEP_IO;
     } else {
