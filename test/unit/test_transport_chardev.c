@@ -97,6 +97,34 @@ static void test_read_write(void **state)
     assert_int_equal(f->rec.n_close, 0);
 }
 
+/* A host that stops reading the port: past the cap the session is dropped, the device
+ * stays open and the host's next bytes start a fresh session. */
+static void test_write_queue_cap(void **state)
+{
+    struct fixture *f = *state;
+    const size_t chunk = 8u << 20;
+    size_t handed = 0;
+
+    open_dev(f, "virtio-serial", f->slave_path, false);
+    struct transport_conn *conn = f->rec.conns[0]->conn;
+    while (f->rec.n_close == 0 && handed <= QGAD_MAX_WRITE_QUEUE_BYTES) {
+        transport_write(conn, xcalloc(1, chunk), chunk);
+        handed += chunk;
+        uv_run(uv_default_loop(), UV_RUN_NOWAIT);
+    }
+    assert_true(wait_count(&f->rec.n_close, 1, 2000));
+    assert_true(handed > QGAD_MAX_WRITE_QUEUE_BYTES);
+    assert_int_equal(f->rec.n_open, 1);
+
+    char junk[4096];
+    while (read_timeout(f->master, junk, sizeof(junk), 0) > 0)
+        ;
+    write_all(f->master, "next", 4);
+    assert_true(wait_count(&f->rec.n_open, 2, 2000));
+    assert_true(wait_input(f->rec.conns[1], 4, 2000));
+    assert_memory_equal(f->rec.conns[1]->in, "next", 4);
+}
+
 /* The host side goes away for good: the connection ends and the loop stays idle. */
 static void hangup_does_not_spin(struct fixture *f, const char *method)
 {
@@ -259,6 +287,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_read_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_queue_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_virtio_hangup_no_spin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_isa_hangup_no_spin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_isa_termios, setup, teardown),
