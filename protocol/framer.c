@@ -202,17 +202,23 @@ static void lex_value(struct proto_framer *f, unsigned char c)
     }
 }
 
+/* Bytes that end a plain run inside a string (a table: this loop sees every payload byte). */
+static const bool dq_stop[256] = {['"'] = true, ['\\'] = true, [0xFE] = true, [0xFF] = true};
+static const bool sq_stop[256] = {
+    ['"'] = true, ['\\'] = true, ['\''] = true, [0xFE] = true, [0xFF] = true};
+
 /* Inside a string: copies the plain run, then handles one quote or backslash. */
 static const unsigned char *lex_string(struct proto_framer *f, const unsigned char *p,
                                        const unsigned char *end)
 {
     bool sq = f->state == LX_SQ;
     const unsigned char *run = p;
-    size_t room = f->limit + 1 - f->bytes; /* no need to buffer past a cap */
+    size_t room = f->bytes <= f->limit ? f->limit + 1 - f->bytes : 1; /* not past a cap */
     if ((size_t)(end - p) > room)
         end = p + room;
 
-    while (p < end && *p != '"' && *p != '\\' && *p < 0xFE && !(sq && *p == '\''))
+    const bool *stop = sq ? sq_stop : dq_stop;
+    while (p < end && !stop[*p])
         p++;
     emit_run(f, run, (size_t)(p - run));
     if (p == end || *p >= 0xFE)

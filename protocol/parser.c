@@ -14,6 +14,7 @@
 
 #define ERR_PREFIX "JSON parse error, "
 #define SMALL_OBJECT 8 /* objects up to this size are checked pairwise for duplicate keys */
+#define KEY_KEEP 4096  /* a bigger key buffer is released between messages */
 
 struct proto_parser {
     yajl_handle yajl; /* per message; yajl has no reset */
@@ -252,6 +253,11 @@ void proto_parser_reset(struct proto_parser *p)
     p->span_len = 0;
     free(p->error);
     p->error = NULL;
+    if (p->key_cap > KEY_KEEP) { /* one huge key must not stay allocated */
+        free(p->key);
+        p->key = NULL;
+        p->key_cap = 0;
+    }
 }
 
 void proto_parser_free(struct proto_parser *p)
