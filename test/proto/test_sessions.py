@@ -1,6 +1,7 @@
 """Sessions: several clients at once, isolation, disconnects, the client cap, the write
 queue cap, tcp-listen and extra listeners (PROTOCOL.md Part 1 items 1-3 and 13)."""
 
+import itertools
 import os
 import select
 import stat
@@ -10,6 +11,15 @@ import unittest
 from qgadtest import Agent, Client, free_tcp_port, main, timeout, wait_for
 
 MAX_CLIENTS = 16
+
+
+def idle_spaces():
+    """Whitespace between requests: ignored by the agent, but a write to a connection
+    the agent has closed fails, which is how the flooding client learns it was dropped
+    without reading (reading would drain the queue the test wants to overflow)."""
+    while True:
+        time.sleep(0.02)
+        yield b' '
 
 
 def ping_ok(address_or_agent):
@@ -107,43 +117,60 @@ class SessionTest(unittest.TestCase):
             for c in clients:
                 c.close()
 
+    def flood_until_dropped(self, flood, other, payload):
+        """Write the chunks of the endless iterator payload (without ever reading) until
+        the agent drops the connection; meanwhile `other` keeps getting answers."""
+        flood.sock.setblocking(False)
+        deadline = time.monotonic() + timeout(120)
+        pending = b''
+        chunks = 0
+        stalled_since = None
+        while True:
+            self.assertLess(time.monotonic(), deadline, 'flooding client never dropped')
+            if not pending:
+                pending = next(payload)
+                chunks += 1
+                if chunks % 20 == 0:
+                    self.assertEqual(other.cmd('guest-ping', id=chunks),
+                                     {'return': {}, 'id': chunks})
+            try:
+                pending = pending[flood.sock.send(pending):]
+                stalled_since = None
+            except BlockingIOError:
+                # the agent may pause reading while it catches up, but must not keep a
+                # connection it never reads from again
+                stalled_since = stalled_since or time.monotonic()
+                self.assertLess(time.monotonic() - stalled_since, timeout(30),
+                                'agent stopped reading but kept the connection')
+                select.select([], [flood.sock], [], 0.05)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        flood.sock.setblocking(True)
+        self.assertTrue(flood.expect_closed(secs=60))
+        self.assertEqual(other.cmd('guest-ping', id='end'), {'return': {}, 'id': 'end'})
+        self.assertTrue(ping_ok(self.agent))
+
     def test_reader_that_never_reads_is_dropped(self):
-        """Flood guest-info without reading: past the write-queue cap the session is
-        closed, while another client keeps getting answers."""
-        other = Client(self.agent)
-        flood = Client(self.agent)
-        try:
-            batch = b''.join(Client.request('guest-info') for _ in range(500))
-            flood.sock.setblocking(False)
-            deadline = time.monotonic() + timeout(120)
-            sent = batches = 0
-            closed = False
-            stalled_since = None
-            while not closed:
-                self.assertLess(time.monotonic(), deadline, 'flooding client never dropped')
-                try:
-                    sent += flood.sock.send(batch)
-                    stalled_since = None
-                    batches += 1
-                    if batches % 20 == 0:
-                        self.assertEqual(other.cmd('guest-ping', id=batches),
-                                         {'return': {}, 'id': batches})
-                except BlockingIOError:
-                    # the agent may pause reading while it catches up; it must not stall
-                    # forever without closing the connection
-                    stalled_since = stalled_since or time.monotonic()
-                    self.assertLess(time.monotonic() - stalled_since, timeout(30),
-                                    'agent stopped reading but kept the connection')
-                    select.select([], [flood.sock], [], 0.05)
-                except (BrokenPipeError, ConnectionResetError):
-                    closed = True
-            flood.sock.setblocking(True)
-            self.assertTrue(flood.expect_closed(secs=60))
-            self.assertEqual(other.cmd('guest-ping', id='end'), {'return': {}, 'id': 'end'})
-            self.assertTrue(ping_ok(self.agent))
-        finally:
-            flood.close()
-            other.close()
+        """Flood small requests with big replies (guest-info) without reading: past the
+        write-queue cap the session is closed; other clients keep being served."""
+        batch = Client.request('guest-info') * 500
+        with Client(self.agent) as other, Client(self.agent) as flood:
+            self.flood_until_dropped(flood, other, itertools.repeat(batch))
+
+    def test_reader_of_huge_replies_never_reads(self):
+        """Same with a few 48 MiB guest-file-read replies (64 MiB of base64 each)."""
+        with Client(self.agent) as other, Client(self.agent) as flood:
+            enabled = {e['name'] for e in flood.ok('guest-info')['supported_commands']
+                       if e['enabled']}
+            if not {'guest-file-open', 'guest-file-read'} <= enabled:
+                self.skipTest('guest-file-* not available')
+            path = self.agent.tmp('sparse-48m')
+            with open(path, 'wb') as f:
+                f.truncate(48 << 20)
+            handles = [flood.ok('guest-file-open', {'path': path}) for _ in range(4)]
+            reads = [Client.request('guest-file-read', {'handle': h, 'count': 48 << 20})
+                     for h in handles]
+            self.flood_until_dropped(flood, other, itertools.chain(reads, idle_spaces()))
 
     def test_slow_request_does_not_block_other_sessions(self):
         """A session waiting on a slow request; another session is answered meanwhile."""
