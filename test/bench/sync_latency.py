@@ -6,8 +6,9 @@ nothing (not part of ctest).
 
 1. N guest-sync round trips, one at a time: median, p99 and max in microseconds.
 2. guest-ping pipelined in batches (all requests of a batch in one write): requests/s.
-3. guest-sync round trips on one session while another session floods guest-info
-   (what a host sees while the agent is busy elsewhere).
+3. guest-sync round trips on one session while another session floods guest-info, and
+   while another session reads a 48 MiB file over and over (what a host sees while the
+   agent is busy elsewhere).
 """
 
 import argparse
@@ -39,7 +40,7 @@ def sync_round_trips(c, n):
 
 
 def report_latency(title, samples):
-    print('%-44s n=%-6d median %8.1f us   p99 %8.1f us   max %8.1f us' %
+    print('%-52s n=%-6d median %8.1f us   p99 %8.1f us   max %8.1f us' %
           (title, len(samples), statistics.median(samples), percentile(samples, 99),
            samples[-1]))
 
@@ -70,6 +71,34 @@ def flood(agent, stop):
         c.close()
 
 
+def big_reads(agent, stop):
+    """Another session reading a 48 MiB file over and over (threadpool work, 64 MiB
+    replies)."""
+    c = Client(agent)
+    path = agent.tmp('big')
+    with open(path, 'wb') as f:
+        f.truncate(48 << 20)
+    try:
+        h = c.ok('guest-file-open', {'path': path})
+        while not stop.is_set():
+            c.ok('guest-file-seek', {'handle': h, 'offset': 0, 'whence': 'set'})
+            c.ok('guest-file-read', {'handle': h, 'count': 48 << 20}, secs=60)
+    finally:
+        c.close()
+
+
+def while_busy(agent, c, title, worker, n):
+    stop = threading.Event()
+    t = threading.Thread(target=worker, args=(agent, stop))
+    t.start()
+    try:
+        time.sleep(0.2)
+        report_latency(title, sync_round_trips(c, n))
+    finally:
+        stop.set()
+        t.join()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--syncs', type=int, default=10000)
@@ -82,18 +111,13 @@ def main():
         sync_round_trips(c, 200)  # warm-up
         report_latency('guest-sync round trip (idle agent)', sync_round_trips(c, args.syncs))
         rate = pipelined_pings(c, args.pings, args.batch)
-        print('%-44s %d requests in batches of %d: %.0f requests/s' %
+        print('%-52s %d requests in batches of %d: %.0f requests/s' %
               ('guest-ping pipelined', args.pings, args.batch, rate))
-        stop = threading.Event()
-        t = threading.Thread(target=flood, args=(a, stop))
-        t.start()
-        try:
-            time.sleep(0.2)
-            report_latency('guest-sync round trip (other session busy)',
-                           sync_round_trips(c, max(1000, args.syncs // 5)))
-        finally:
-            stop.set()
-            t.join()
+        n = max(1000, args.syncs // 5)
+        while_busy(a, c, 'guest-sync round trip (other session: guest-info)', flood, n)
+        names = {e['name'] for e in c.ok('guest-info')['supported_commands']}
+        if {'guest-file-open', 'guest-file-read', 'guest-file-seek'} <= names:
+            while_busy(a, c, 'guest-sync round trip (other: 48 MiB reads)', big_reads, n)
         c.close()
 
 
