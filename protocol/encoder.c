@@ -2,6 +2,7 @@
  * clients comparing its output) escape every byte outside 0x20..0x7E as \uXXXX. */
 #include "protocol/encoder.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,14 @@ static void put_escaped(struct proto_buf *b, unsigned char c)
     }
 }
 
+/* Bytes copied as they are: printable ASCII but the quote and the backslash. A table,
+ * because every byte of a 64 MiB read reply goes through this test. */
+static const bool plain_byte[256] = {
+    [0x20 ... 0x21] = true, /* '"' (0x22) is escaped */
+    [0x23 ... 0x5B] = true, /* '\\' (0x5C) is escaped */
+    [0x5D ... 0x7E] = true,
+};
+
 void proto_encode_string(struct proto_buf *b, const char *str)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -78,7 +87,7 @@ void proto_encode_string(struct proto_buf *b, const char *str)
     proto_buf_put(b, "\"", 1);
     while (*s) {
         const unsigned char *run = s;
-        while (*s >= 0x20 && *s < 0x7F && *s != '"' && *s != '\\')
+        while (plain_byte[*s])
             s++;
         proto_buf_put(b, (const char *)run, (size_t)(s - run));
         if (!*s)
@@ -158,6 +167,35 @@ void proto_encode_value(struct proto_buf *b, yajl_val v)
         buf_puts(b, "null");
         break;
     }
+}
+
+/* Subtracts what v costs from *budget; false once it is spent. */
+static bool size_within(yajl_val v, size_t *budget)
+{
+    size_t cost = 8; /* punctuation, and keeps many small values from being free */
+    if (v && v->type == yajl_t_string)
+        cost += strnlen(v->u.string, *budget);
+    else if (v && v->type == yajl_t_number && v->u.number.r)
+        cost += strnlen(v->u.number.r, *budget);
+    if (cost >= *budget)
+        return false;
+    *budget -= cost;
+    if (v && v->type == yajl_t_object) {
+        for (size_t i = 0; i < v->u.object.len; i++)
+            if (!size_within(v->u.object.values[i], budget))
+                return false;
+    } else if (v && v->type == yajl_t_array) {
+        for (size_t i = 0; i < v->u.array.len; i++)
+            if (!size_within(v->u.array.values[i], budget))
+                return false;
+    }
+    return true;
+}
+
+bool proto_encode_size_exceeds(yajl_val v, size_t limit)
+{
+    size_t budget = limit;
+    return !size_within(v, &budget);
 }
 
 static char *reply_finish(struct proto_buf *b, yajl_val id, size_t *len)

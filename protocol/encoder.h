@@ -13,6 +13,10 @@
 void proto_encode_string(struct proto_buf *b, const char *s);
 void proto_encode_value(struct proto_buf *b, yajl_val v);
 
+/* Whether the strings, keys and numbers in v add up to more than limit bytes; reads at
+ * most about limit bytes of them to find out. */
+bool proto_encode_size_exceeds(yajl_val v, size_t limit);
+
 /* Whole reply lines ending in "\n"; the caller owns the result. id NULL: no "id" member
  * (a yajl null id is echoed as null). delimited: prefixed with the raw byte 0xFF. */
 char *proto_reply_return(yajl_val value, yajl_val id, bool delimited, size_t *len);

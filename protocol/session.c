@@ -1,12 +1,15 @@
 /* A session turns messages into calls and replies back into bytes, in request order.
  * Every request (and every parse error) gets a slot in a FIFO; a slot is written once it
  * is done and every slot before it has been written. guest-sync* drops the slots of
- * earlier calls still running, so no stale reply can follow its own. */
+ * earlier calls still running, so no stale reply can follow its own. A big reply (a 48 MiB
+ * read is 64 MiB of base64) is encoded in the threadpool: encoding it on the loop would
+ * hold up every guest-sync for ~100 ms. */
 #include "protocol/session.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "agent/log.h"
 #include "agent/xalloc.h"
@@ -17,12 +20,16 @@
 #include "protocol/framer.h"
 #include "protocol/request.h"
 
+/* Replies whose values hold more bytes than this are encoded off the loop. */
+#define REPLY_ENCODE_INLINE_MAX (256u << 10)
+
 struct reply_slot {
     struct reply_slot *next;
     struct proto_session *session;
-    cmd_call *call; /* while running */
-    yajl_val id;    /* echoed; owned */
-    char *reply;    /* encoded once done; NULL: nothing to write */
+    cmd_call *call;                /* while running */
+    struct reply_encoding *encode; /* while its reply is encoded in the threadpool */
+    yajl_val id;                   /* echoed; owned */
+    char *reply;                   /* encoded once done; NULL: nothing to write */
     size_t len;
     bool done;
 };
@@ -49,8 +56,33 @@ static struct reply_slot *slot_add(struct proto_session *s, yajl_val id)
     return slot;
 }
 
+/* One reply encoded in the threadpool. It owns what the pool thread reads (the finished
+ * call and the id), so the slot may go away meanwhile (barrier, closed session). */
+struct reply_encoding {
+    uv_work_t req;
+    struct reply_slot *slot; /* NULL once nobody waits */
+    cmd_call *call;          /* freed by the pool thread too: a big result is a big munmap */
+    const struct cmd_def *cmd;
+    yajl_val id;
+    bool delimited;
+    char *reply;
+    size_t len;
+};
+
+/* Whoever still works for the slot will find nobody waiting. */
+static void slot_detach(struct reply_slot *slot)
+{
+    if (slot->call)
+        slot->call->owner = NULL;
+    if (slot->encode)
+        slot->encode->slot = NULL;
+    slot->call = NULL;
+    slot->encode = NULL;
+}
+
 static void slot_free(struct reply_slot *slot)
 {
+    slot_detach(slot);
     json_free(slot->id);
     free(slot->reply);
     free(slot);
@@ -103,6 +135,52 @@ static void slot_set_error(struct reply_slot *slot, const char *err_class, const
     slot->done = true;
 }
 
+static void encoding_run(uv_work_t *req)
+{
+    struct reply_encoding *e = req->data;
+    e->reply = proto_reply_return(e->call->result, e->id, e->delimited, &e->len);
+    cmd_call_free(e->call);
+    e->call = NULL;
+}
+
+static void encoding_done(uv_work_t *req, int status)
+{
+    struct reply_encoding *e = req->data;
+    struct reply_slot *slot = e->slot;
+    if (slot) {
+        slot->encode = NULL;
+        slot->reply = e->reply;
+        slot->len = e->len;
+        slot->done = true;
+    } else {
+        free(e->reply);
+    }
+    json_free(e->id);
+    free(e);
+    if (slot)
+        session_flush(slot->session);
+}
+
+/* Takes the call. Returns false if the pool refused the work (then nothing changed). */
+static bool encode_in_pool(struct reply_slot *slot, cmd_call *call, bool delimited)
+{
+    struct reply_encoding *e = xcalloc(1, sizeof(*e));
+    e->req.data = e;
+    e->slot = slot;
+    e->call = call;
+    e->cmd = call->cmd;
+    e->id = slot->id;
+    e->delimited = delimited;
+    if (uv_queue_work(uv_default_loop(), &e->req, encoding_run, encoding_done) < 0) {
+        free(e);
+        return false;
+    }
+    slot->id = NULL;
+    slot->call = NULL;
+    slot->encode = e;
+    return true;
+}
+
 static void session_call_done(cmd_call *call)
 {
     struct reply_slot *slot = call->owner;
@@ -111,10 +189,15 @@ static void session_call_done(cmd_call *call)
         return;
     }
     unsigned flags = call->cmd ? call->cmd->flags : 0;
-    if (call->err_class)
+    bool delimited = flags & CMD_DELIMITED;
+    if (call->err_class) {
         slot_set_error(slot, call->err_class, call->err_desc);
-    else if (!(flags & CMD_NO_SUCCESS_REPLY))
-        slot->reply = proto_reply_return(call->result, slot->id, flags & CMD_DELIMITED, &slot->len);
+    } else if (!(flags & CMD_NO_SUCCESS_REPLY)) {
+        if (proto_encode_size_exceeds(call->result, REPLY_ENCODE_INLINE_MAX) &&
+            encode_in_pool(slot, call, delimited))
+            return;
+        slot->reply = proto_reply_return(call->result, slot->id, delimited, &slot->len);
+    }
     slot->done = true;
     slot->call = NULL;
     cmd_call_free(call);
@@ -140,9 +223,9 @@ static void session_barrier(struct proto_session *s, struct reply_slot *barrier,
             link = &slot->next;
             continue;
         }
+        const struct cmd_def *def = slot->call ? slot->call->cmd : slot->encode->cmd;
         log_debug("%s: %s drops the reply of a running %s", s->name, cmd,
-                  slot->call->cmd ? slot->call->cmd->name : "command");
-        slot->call->owner = NULL;
+                  def ? def->name : "command");
         *link = slot->next;
         slot_free(slot);
     }
@@ -210,8 +293,7 @@ void proto_session_free(struct proto_session *s)
         return;
     s->closing = true;
     for (struct reply_slot *slot = s->head; slot; slot = slot->next)
-        if (slot->call)
-            slot->call->owner = NULL; /* its work completes; on_done just frees it */
+        slot_detach(slot); /* work in flight completes; its reply is dropped */
     if (!s->busy)
         session_destroy(s);
 }

@@ -103,12 +103,28 @@ static void test_replies(void **state)
     json_free(ret);
 }
 
+static void test_size_exceeds(void **state)
+{
+    yajl_val o = json_object();
+    json_object_add_str(o, "small", "0123456789");
+    assert_false(proto_encode_size_exceeds(o, 100));
+    assert_true(proto_encode_size_exceeds(o, 20));
+    yajl_val a = json_array();
+    for (int i = 0; i < 50; i++)
+        json_array_add(a, json_int(i));
+    json_object_add(o, "many", a);
+    assert_true(proto_encode_size_exceeds(o, 400)); /* many small values count too */
+    assert_false(proto_encode_size_exceeds(o, 4000));
+    json_free(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_string_escapes), cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_values),         cmocka_unit_test(test_numbers_verbatim),
         cmocka_unit_test(test_replies),
+        cmocka_unit_test(test_size_exceeds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <uv.h>
 
 #include "agent/xalloc.h"
 #include "commands/call.h"
@@ -48,6 +49,15 @@ static void h_slow(cmd_call *call)
     pending[n_pending++] = call;
 }
 
+#define BIG_LEN (1u << 20) /* big enough to be encoded in the threadpool */
+static void h_big(cmd_call *call)
+{
+    char *s = xmalloc(BIG_LEN + 1);
+    memset(s, 'b', BIG_LEN);
+    s[BIG_LEN] = '\0';
+    fake_finish(call, json_string_take(s), NULL, NULL);
+}
+
 static const struct cmd_def fake_cmds[] = {
     {"instant", h_instant, NULL, 0},
     {"slow", h_slow, NULL, 0},
@@ -57,6 +67,7 @@ static const struct cmd_def fake_cmds[] = {
     {"shutdown", h_instant, NULL, CMD_NO_SUCCESS_REPLY},
     {"shutdown-fail", h_fail, NULL, CMD_NO_SUCCESS_REPLY},
     {"blocked-sync", h_number, NULL, CMD_BARRIER},
+    {"big", h_big, NULL, 0},
 };
 
 cmd_call *cmd_call_new(const char *name, yajl_val args, void (*on_done)(cmd_call *), void *owner)
@@ -319,6 +330,52 @@ static void test_closed_inside_write(void **state)
     proto_buf_release(&sink.out);
 }
 
+static void run_loop(void)
+{
+    uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+}
+
+/* "{"return": "bbb...", "id": <id>}\n" */
+static void expect_big_reply(const char *id)
+{
+    const char *head = "{\"return\": \"";
+    char *tail = xasprintf("\", \"id\": %s}\n", id);
+    size_t n = strlen(head) + BIG_LEN + strlen(tail);
+    assert_true(sink.out.len >= n);
+    assert_memory_equal(sink.out.data, head, strlen(head));
+    for (size_t i = 0; i < BIG_LEN; i++)
+        if (sink.out.data[strlen(head) + i] != 'b')
+            fail_msg("byte %zu of the big reply", i);
+    assert_memory_equal(sink.out.data + strlen(head) + BIG_LEN, tail, strlen(tail));
+    memmove(sink.out.data, sink.out.data + n, sink.out.len - n);
+    sink.out.len -= n;
+    free(tail);
+}
+
+static void test_big_reply_encoded_off_loop(void **state)
+{
+    struct proto_session *s = session_new();
+    feed(s, "{\"execute\":\"big\",\"id\":1}{\"execute\":\"instant\",\"id\":2}");
+    expect_out(""); /* encoding in the threadpool; the instant reply waits for it */
+    run_loop();
+    expect_big_reply("1");
+    expect_out("{\"return\": {}, \"id\": 2}\n");
+
+    /* a barrier drops a reply still being encoded */
+    feed(s, "{\"execute\":\"big\",\"id\":3}{\"execute\":\"sync\",\"id\":4}");
+    expect_out("{\"return\": 5, \"id\": 4}\n");
+    run_loop();
+    expect_out("");
+
+    /* and a closed session does too */
+    feed(s, "{\"execute\":\"big\",\"id\":5}");
+    proto_session_free(s);
+    run_loop();
+    expect_out("");
+    assert_int_equal(calls_live, 0);
+    proto_buf_release(&sink.out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +390,7 @@ int main(void)
         cmocka_unit_test(test_ids_and_errors),
         cmocka_unit_test(test_free_with_running_call),
         cmocka_unit_test(test_closed_inside_write),
+        cmocka_unit_test(test_big_reply_encoded_off_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
