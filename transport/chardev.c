@@ -1,13 +1,17 @@
 /* Character-device plumbing shared by virtio-serial and isa-serial: one fd driven by a
  * uv_poll_t (read when readable, drain the write queue when writable), carrying one
- * connection at a time.
+ * connection, that is one session, for as long as the device stays open.
  *
  * A virtio port whose host side is closed polls POLLHUP (and reads 0) until the host
- * reopens it. Upstream sleeps 100 ms and polls again, forever; here the poll is stopped,
- * the connection ends (the session's partial input goes with it) and we wait for SIGIO,
- * which the virtio_console driver sends when the host opens or closes the port. A tty
- * that hangs up is dead for good: it is closed and reopened after QGAD_RETRY_PATH_MS.
- * Neither case spins or sleep-polls. */
+ * reopens it. Upstream sleeps 100 ms and polls again, forever; here the poll is stopped
+ * and we wait for SIGIO, which the virtio_console driver sends when the host opens or
+ * closes the port. The session survives such a host reconnect, as upstream's does: the
+ * driver takes control messages (host open/close) and data on separate virtqueues, so
+ * a fast reconnecting host's first request can be read before the close of the previous
+ * host is seen; ending the session at that HUP would drop the request (seen in QEMU).
+ * Clients resynchronise with 0xFF and guest-sync as the protocol intends. A tty that
+ * hangs up, or a port that is unplugged, is dead for good: the session ends and the
+ * device is reopened after QGAD_RETRY_PATH_MS. Nothing spins or sleep-polls. */
 #include "transport/internal.h"
 
 #include <errno.h>
@@ -237,13 +241,15 @@ static void dev_check_host(struct transport_chardev *dev)
     set_async(dev->fd, false);
     dev->waiting_host = false;
     log_debug("%s: host side connected", dev->ch->be->method);
-    dev_connect(dev);
+    if (dev->conn)
+        dev_poll_update(dev); /* queued replies go out now */
+    else
+        dev_connect(dev);
 }
 
 static void dev_hangup(struct transport_chardev *dev)
 {
     uv_poll_stop(&dev->poll);
-    dev_detach_conn(dev);
     if (!dev->ch->be->hup_is_transient) {
         dev_reopen_later(dev, "hung up");
         return;

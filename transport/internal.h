@@ -24,8 +24,9 @@ struct transport_backend {
     /* Devices: open and configure the device; returns the fd or -errno (not logged). */
     int (*open_dev)(struct transport_channel *ch);
     /* Devices: true when a hangup is a state of the port that ends by itself (virtio:
-     * the host closed its side; SIGIO tells when it reopens); false when the open file
-     * is dead after a hangup (a tty) and the device must be reopened. */
+     * the host closed its side; SIGIO tells when it reopens; the session carries on);
+     * false when the open file is dead after a hangup (a tty): the session ends and the
+     * device is reopened. */
     bool hup_is_transient;
 };
 
