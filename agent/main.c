@@ -50,7 +50,6 @@ static void *conn_open(struct transport_conn *conn, void *user)
 
     c->conn = conn;
     c->session = proto_session_new(&io, transport_conn_name(conn));
-    log_debug("%s: connected", transport_conn_name(conn));
     return c;
 }
 
