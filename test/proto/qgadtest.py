@@ -171,14 +171,15 @@ class Agent:
             return ('unix', self.path)
         return ('tcp', ('127.0.0.1', self.port))
 
-    def wait_ready(self, secs=DEFAULT_TIMEOUT, address=None):
+    def wait_ready(self, secs=DEFAULT_TIMEOUT, address=None, daemonized=False):
         """Until the listener is listening. Looked up in /proc/net so that no probe
         connection takes one of the agent's client slots; a probe connection is the
-        fallback where /proc/net is unavailable."""
+        fallback where /proc/net is unavailable. daemonized: the process started here
+        was the -d parent, which has exited by design."""
         address = address or self.address()
         deadline = time.monotonic() + timeout(secs)
         while True:
-            if self.proc.poll() is not None:
+            if not daemonized and self.proc.poll() is not None:
                 raise AssertionError('qgad exited early with %s\n%s' %
                                      (self.proc.returncode, self.diagnostics()))
             if _is_listening(address):

@@ -7,7 +7,7 @@ import signal
 import tempfile
 import unittest
 
-from qgadtest import REPO, Agent, Client, main, run_qgad
+from qgadtest import REPO, Agent, Client, main, run_qgad, wait_for
 
 DISABLED = 'Command %s has been disabled: the command is not allowed'
 
@@ -223,6 +223,51 @@ class SignalTest(unittest.TestCase):
             with Client(a) as c2:
                 self.assertEqual(c2.ok('guest-sync', {'id': 3}), 3)
             self.assertTrue(a.alive())
+
+
+class DaemonizeTest(unittest.TestCase):
+    def test_daemonize_pidfile(self):
+        a = Agent(extra_args=['-d'])
+        pidfile = a.tmp('qgad.pid')
+        a.extra_args += ['-f', pidfile]
+        a.start(wait=False)
+        pid = None
+        try:
+            self.assertEqual(a.wait_exit(), 0, a.diagnostics())  # the parent
+            with open(pidfile) as f:
+                text = f.read()
+            self.assertRegex(text, r'^[0-9]+\n$')
+            pid = int(text)
+            self.assertNotEqual(pid, a.pid)
+            a.wait_ready(daemonized=True)
+            with Client(a) as c:
+                self.assertEqual(c.ok('guest-sync', {'id': 11}), 11)
+            os.kill(pid, signal.SIGTERM)
+            wait_for(lambda: not os.path.exists(pidfile), what='pidfile removed at exit')
+            wait_for(lambda: not _alive(pid), what='daemon exit')
+            pid = None
+        finally:
+            if pid is not None and _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+            a.cleanup()
+
+    def test_log_line_format(self):
+        with Agent() as a, Client(a) as c:
+            c.ok('guest-ping')
+            a.stop()
+            lines = a.log_text().splitlines()
+        self.assertTrue(lines)
+        for line in lines:
+            self.assertRegex(line, r'^[0-9]+\.[0-9]{6}: (error|critical|warning|message|'
+                                   r'info|debug): ')
+
+
+def _alive(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().split(') ', 1)[1][0] != 'Z'
+    except (FileNotFoundError, IndexError):
+        return False
 
 
 class PolicyTest(unittest.TestCase):

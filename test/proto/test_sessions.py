@@ -76,6 +76,17 @@ class SessionTest(unittest.TestCase):
                 self.assertEqual(c.cmd('guest-ping', id='c'), {'return': {}, 'id': 'c'})
             self.assertEqual(b.cmd('guest-ping', id='b2'), {'return': {}, 'id': 'b2'})
 
+    def test_proxmox_reconnects(self):
+        """A new connection per command: 0xFF, sync-delimited and the command in one
+        write, two replies, close."""
+        for n in range(50):
+            with Client(self.agent) as c:
+                c.send_raw(b'\xff' + Client.request('guest-sync-delimited', {'id': n}) +
+                           Client.request('guest-ping'))
+                self.assertEqual(c.recv_reply(), {'return': n})
+                self.assertTrue(c.last_delimited)
+                self.assertEqual(c.recv_reply(), {'return': {}})
+
     def test_disconnect_with_unread_replies(self):
         a = Client(self.agent)
         a.send_raw(b''.join(Client.request('guest-info') for _ in range(200)))
