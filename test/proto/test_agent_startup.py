@@ -1,0 +1,172 @@
+"""Agent core startup: relative paths survive daemonizing, the pidfile lock keeps a second
+instance out, --listen adds listeners, a frozen start defers the log file and pidfile."""
+
+import os
+import signal
+import socket
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from qgadtest import Agent, Client, free_tcp_port, wait_for  # noqa: E402
+
+
+def _read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is not alive
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().split(')')[-1].split()[0] != 'Z'
+    except FileNotFoundError:
+        return False
+
+
+class Daemon:
+    """An Agent started with -d: the process we start exits 0, the daemon lives on."""
+
+    def __init__(self, test, agent, pidfile):
+        self.test, self.agent, self.pidfile, self.pid = test, agent, pidfile, None
+
+    def start(self):
+        self.agent.start(wait=False)
+        self.test.assertEqual(self.agent.wait_exit(), 0, self.agent.diagnostics())
+        wait_for(lambda: os.path.exists(self.pidfile), what='pidfile')
+        wait_for(lambda: _read(self.pidfile).endswith('\n'), what='pid written')
+        self.pid = int(_read(self.pidfile))
+        return self
+
+    def stop(self):
+        if self.pid and _alive(self.pid):
+            os.kill(self.pid, signal.SIGTERM)
+            wait_for(lambda: not _alive(self.pid), what='daemon exit')
+        self.pid = None
+
+    def kill(self):
+        if self.pid and _alive(self.pid):
+            os.kill(self.pid, signal.SIGKILL)
+        self.agent.cleanup()
+
+
+class RelativePathsTest(unittest.TestCase):
+    def test_relative_paths_with_daemonize(self):
+        # cwd of the agent is its temp dir; every path below is relative to it
+        a = Agent(path='rel.sock', logfile=False,
+                  extra_args=['-d', '-l', 'rel.log', '-f', 'rel.pid', '-t', 'state'])
+        d = Daemon(self, a, a.tmp('rel.pid'))
+        try:
+            d.start()
+            a.path = a.tmp('rel.sock')
+            a.wait_ready(daemonized=True)
+            with Client(a) as c:
+                self.assertEqual(c.ok('guest-sync', {'id': 5}), 5)
+            self.assertEqual(os.stat(a.tmp('rel.pid')).st_mode & 0o777, 0o600)
+            self.assertTrue(os.path.exists(os.path.join(a.statedir, 'qga.state')))
+            self.assertEqual(os.readlink('/proc/%d/cwd' % d.pid), '/')
+            d.stop()
+            self.assertFalse(os.path.exists(a.tmp('rel.pid')))
+            with open(a.tmp('rel.log')) as f:
+                self.assertIn(': info: qgad stopped', f.read())
+        finally:
+            d.kill()
+
+    def test_second_instance_is_locked_out(self):
+        first = Agent(method='tcp-listen', extra_args=['-d'])
+        pidfile = first.tmp('qgad.pid')
+        first.extra_args += ['-f', pidfile]
+        second = Agent(method='tcp-listen', extra_args=['-d', '-f', pidfile])
+        d = Daemon(self, first, pidfile)
+        try:
+            d.start()
+            first.wait_ready(daemonized=True)
+            second.start(wait=False)
+            self.assertEqual(second.wait_exit(), 0)  # the parent always exits 0
+            time.sleep(0.5)
+            with socket.socket() as s:
+                self.assertNotEqual(s.connect_ex(('127.0.0.1', second.port)), 0)
+            self.assertIn('another instance', second.log_text())
+            self.assertEqual(int(_read(pidfile)), d.pid)
+            self.assertTrue(_alive(d.pid))
+            d.stop()
+        finally:
+            d.kill()
+            second.cleanup()
+
+
+class ListenTest(unittest.TestCase):
+    def test_extra_listeners(self):
+        port = free_tcp_port()
+        with Agent(extra_args=['--listen', 'tcp-listen:127.0.0.1:%d' % port,
+                               '--listen', 'unix-listen:extra.sock']) as a:
+            with Client(a) as c:
+                self.assertEqual(c.ok('guest-sync', {'id': 1}), 1)
+            for address in (('tcp', ('127.0.0.1', port)), ('unix', a.tmp('extra.sock'))):
+                a.wait_ready(address=address)
+                with Client(address) as c:
+                    self.assertEqual(c.ok('guest-sync', {'id': 2}), 2)
+
+    def test_bad_listener_is_fatal(self):
+        a = Agent(extra_args=['--listen', 'carrier-pigeon:/x'])
+        try:
+            a.start(wait=False)
+            self.assertEqual(a.wait_exit(), 1)
+        finally:
+            a.cleanup()
+
+
+class FrozenStartTest(unittest.TestCase):
+    def test_frozen_start_defers_log_and_pidfile(self):
+        a = Agent(logfile=False, extra_args=['-d', '-l', 'frozen.log', '-f', 'frozen.pid'])
+        open(os.path.join(a.statedir, 'qga.state.isfrozen'), 'w').close()
+        pid = None
+        try:
+            a.start(wait=False)
+            self.assertEqual(a.wait_exit(), 0, a.diagnostics())
+            a.wait_ready(daemonized=True)
+            with Client(a) as c:
+                self.assertEqual(c.ok('guest-ping'), {})
+                info = c.ok('guest-info')
+            enabled = {e['name'] for e in info['supported_commands'] if e['enabled']}
+            self.assertTrue(enabled <= {'guest-ping', 'guest-info', 'guest-sync',
+                                        'guest-sync-delimited', 'guest-fsfreeze-status',
+                                        'guest-fsfreeze-thaw'})
+            self.assertFalse(os.path.exists(a.tmp('frozen.log')))
+            self.assertFalse(os.path.exists(a.tmp('frozen.pid')))
+            self.assertFalse(os.path.exists(os.path.join(a.statedir, 'qga.state')))
+            pid = _daemon_pid(a.path)
+        finally:
+            if pid:
+                os.kill(pid, signal.SIGKILL)
+            a.cleanup()
+
+
+def _daemon_pid(sock_path):
+    """The pid of the process listening on a unix socket path (no pidfile while frozen)."""
+    inode = None
+    with open('/proc/net/unix') as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 8 and fields[7] == sock_path:
+                inode = fields[6]
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            for fd in os.listdir('/proc/%s/fd' % pid):
+                if os.readlink('/proc/%s/fd/%s' % (pid, fd)) == 'socket:[%s]' % inode:
+                    return int(pid)
+        except OSError:
+            continue
+    return None
+
+
+if __name__ == '__main__':
+    unittest.main()
