@@ -18,6 +18,8 @@ void proto_buf_reserve(struct proto_buf *b, size_t n)
 
 void proto_buf_put(struct proto_buf *b, const char *s, size_t n)
 {
+    if (n == 0)
+        return; /* data may still be NULL */
     proto_buf_reserve(b, n);
     memcpy(b->data + b->len, s, n);
     b->len += n;

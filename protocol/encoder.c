@@ -74,7 +74,7 @@ static void put_escaped(struct proto_buf *b, unsigned char c)
 
 /* Bytes copied as they are: printable ASCII but the quote and the backslash. A table,
  * because every byte of a 64 MiB read reply goes through this test. */
-static const bool plain_byte[256] = {
+const bool proto_plain_byte[256] = {
     [0x20 ... 0x21] = true, /* '"' (0x22) is escaped */
     [0x23 ... 0x5B] = true, /* '\\' (0x5C) is escaped */
     [0x5D ... 0x7E] = true,
@@ -87,7 +87,7 @@ void proto_encode_string(struct proto_buf *b, const char *str)
     proto_buf_put(b, "\"", 1);
     while (*s) {
         const unsigned char *run = s;
-        while (plain_byte[*s])
+        while (proto_plain_byte[*s])
             s++;
         proto_buf_put(b, (const char *)run, (size_t)(s - run));
         if (!*s)

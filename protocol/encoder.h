@@ -10,6 +10,9 @@
 
 #include "protocol/buf.h"
 
+/* Bytes a string carries as they are: printable ASCII but '"' and '\\'. */
+extern const bool proto_plain_byte[256];
+
 void proto_encode_string(struct proto_buf *b, const char *s);
 void proto_encode_value(struct proto_buf *b, yajl_val v);
 

@@ -23,6 +23,12 @@ struct proto_parser {
     size_t depth, stack_cap;
     char *key; /* the pending object key, NUL-terminated */
     size_t key_cap;
+    struct substitute {
+        size_t ordinal;
+        char *str;
+    } * subst; /* strings the framer took out of the text, by token number */
+    size_t n_subst, cap_subst, next_subst;
+    size_t strings;   /* string tokens (keys and values) seen so far */
     const char *span; /* the last bytes fed to yajl: errors point into them */
     size_t span_len;
     char *error;
@@ -89,16 +95,37 @@ static int on_number(void *ctx, const char *s, size_t len)
     return attach(ctx, json_number_text(s, len));
 }
 
+void proto_parser_substitute(struct proto_parser *p, size_t ordinal, char *str)
+{
+    if (p->n_subst == p->cap_subst) {
+        p->cap_subst = p->cap_subst ? p->cap_subst * 2 : 4;
+        p->subst = xrealloc(p->subst, p->cap_subst * sizeof(*p->subst));
+    }
+    p->subst[p->n_subst].ordinal = ordinal;
+    p->subst[p->n_subst++].str = str;
+}
+
+/* The string the framer took out for this token (yajl saw ""), or NULL. */
+static char *take_substitute(struct proto_parser *p)
+{
+    size_t ordinal = p->strings++;
+    if (p->next_subst == p->n_subst || p->subst[p->next_subst].ordinal != ordinal)
+        return NULL;
+    return p->subst[p->next_subst++].str;
+}
+
 static int on_string(void *ctx, const unsigned char *s, size_t len)
 {
+    char *big = take_substitute(ctx);
+    if (big)
+        return attach(ctx, json_string_take(big));
     if (memchr(s, '\0', len))
         return parser_fail(ctx, "\\u0000 is not supported");
     return attach(ctx, json_string_len((const char *)s, len));
 }
 
-static int on_map_key(void *ctx, const unsigned char *s, size_t len)
+static int set_key(struct proto_parser *p, const unsigned char *s, size_t len)
 {
-    struct proto_parser *p = ctx;
     if (memchr(s, '\0', len))
         return parser_fail(p, "\\u0000 is not supported");
     if (len + 1 > p->key_cap) {
@@ -109,6 +136,17 @@ static int on_map_key(void *ctx, const unsigned char *s, size_t len)
     memcpy(p->key, s, len);
     p->key[len] = '\0';
     return 1;
+}
+
+static int on_map_key(void *ctx, const unsigned char *s, size_t len)
+{
+    struct proto_parser *p = ctx;
+    char *big = take_substitute(p);
+    if (!big)
+        return set_key(p, s, len);
+    int rc = set_key(p, (const unsigned char *)big, strlen(big));
+    free(big);
+    return rc;
 }
 
 static int key_cmp(const void *a, const void *b)
@@ -249,6 +287,9 @@ void proto_parser_reset(struct proto_parser *p)
     json_free(p->root);
     p->root = NULL;
     p->depth = 0;
+    while (p->next_subst < p->n_subst)
+        free(p->subst[p->next_subst++].str);
+    p->n_subst = p->next_subst = p->strings = 0;
     p->span = NULL;
     p->span_len = 0;
     free(p->error);
@@ -266,6 +307,7 @@ void proto_parser_free(struct proto_parser *p)
         return;
     proto_parser_reset(p);
     free(p->stack);
+    free(p->subst);
     free(p->key);
     free(p);
 }

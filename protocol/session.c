@@ -20,8 +20,8 @@
 #include "protocol/framer.h"
 #include "protocol/request.h"
 
-/* Replies whose values hold more bytes than this are encoded off the loop. */
-#define REPLY_ENCODE_INLINE_MAX (256u << 10)
+/* Values holding more bytes than this are encoded and freed off the loop. */
+#define BIG_VALUE_BYTES (256u << 10)
 
 struct reply_slot {
     struct reply_slot *next;
@@ -161,6 +161,38 @@ static void encoding_done(uv_work_t *req, int status)
         session_flush(slot->session);
 }
 
+/* Frees a finished call. One holding a big value (the 64 MiB payload of a guest-file-write)
+ * is freed in the threadpool: unmapping that much would stall the loop for milliseconds. */
+struct call_disposal {
+    uv_work_t req;
+    cmd_call *call;
+};
+
+static void disposal_run(uv_work_t *req)
+{
+    struct call_disposal *d = req->data;
+    cmd_call_free(d->call);
+}
+
+static void disposal_done(uv_work_t *req, int status)
+{
+    free(req->data);
+}
+
+static void call_release(cmd_call *call)
+{
+    if (proto_encode_size_exceeds(call->args, BIG_VALUE_BYTES) ||
+        proto_encode_size_exceeds(call->result, BIG_VALUE_BYTES)) {
+        struct call_disposal *d = xmalloc(sizeof(*d));
+        d->req.data = d;
+        d->call = call;
+        if (uv_queue_work(uv_default_loop(), &d->req, disposal_run, disposal_done) == 0)
+            return;
+        free(d);
+    }
+    cmd_call_free(call);
+}
+
 /* Takes the call. Returns false if the pool refused the work (then nothing changed). */
 static bool encode_in_pool(struct reply_slot *slot, cmd_call *call, bool delimited)
 {
@@ -185,7 +217,7 @@ static void session_call_done(cmd_call *call)
 {
     struct reply_slot *slot = call->owner;
     if (!slot) { /* dropped by a barrier, or the session is gone */
-        cmd_call_free(call);
+        call_release(call);
         return;
     }
     unsigned flags = call->cmd ? call->cmd->flags : 0;
@@ -193,14 +225,14 @@ static void session_call_done(cmd_call *call)
     if (call->err_class) {
         slot_set_error(slot, call->err_class, call->err_desc);
     } else if (!(flags & CMD_NO_SUCCESS_REPLY)) {
-        if (proto_encode_size_exceeds(call->result, REPLY_ENCODE_INLINE_MAX) &&
+        if (proto_encode_size_exceeds(call->result, BIG_VALUE_BYTES) &&
             encode_in_pool(slot, call, delimited))
             return;
         slot->reply = proto_reply_return(call->result, slot->id, delimited, &slot->len);
     }
     slot->done = true;
     slot->call = NULL;
-    cmd_call_free(call);
+    call_release(call);
     session_flush(slot->session);
 }
 

@@ -368,6 +368,74 @@ static void test_stop_request(void **state)
     proto_framer_free(f);
 }
 
+/* Fills n bytes of c into b. */
+static void put_fill(struct proto_buf *b, char c, size_t n)
+{
+    proto_buf_reserve(b, n);
+    memset(b->data + b->len, c, n);
+    b->len += n;
+}
+
+static void put_str(struct proto_buf *b, const char *s)
+{
+    proto_buf_put(b, s, strlen(s));
+}
+
+/* Long plain strings skip yajl (the framer hands them over); they must come out the same,
+ * whatever their position (value, key, top level) and however the input is split. */
+static void test_big_strings(void **state)
+{
+    const size_t big = 70000;
+    struct proto_buf in = {0}, want = {0};
+    put_str(&in, "{\"a\":\"");
+    put_fill(&in, 'x', big);
+    put_str(&in, "\",\"b\":'small',\"");
+    put_fill(&in, 'k', big);
+    put_str(&in, "\":'");
+    put_fill(&in, 'y', big);
+    put_str(&in, "',\"esc\":\"");
+    put_fill(&in, 'z', big);
+    put_str(&in, "\\n\xc3\xa9\"}\"");
+    put_fill(&in, 't', big);
+    put_str(&in, "\"{\"e\":\"");
+    put_fill(&in, 'e', big);
+    put_str(&in, "\" 1}{\"q\" 1,\"e\":\"");
+    put_fill(&in, 'e', big);
+    put_str(&in, "\"}{}");
+
+    put_str(&want, "V:{\"a\": \"");
+    put_fill(&want, 'x', big);
+    put_str(&want, "\", \"b\": \"small\", \"");
+    put_fill(&want, 'k', big);
+    put_str(&want, "\": \"");
+    put_fill(&want, 'y', big);
+    put_str(&want, "\", \"esc\": \"");
+    put_fill(&want, 'z', big);
+    put_str(&want, "\\n\\u00E9\"}");
+    proto_buf_put(&want, "", 1);
+    struct proto_buf top = {0};
+    put_str(&top, "V:\"");
+    put_fill(&top, 't', big);
+    put_str(&top, "\"");
+    proto_buf_put(&top, "", 1);
+
+    const size_t chunks[] = {1, 1000, QGAD_READ_CHUNK, in.len};
+    for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+        size_t chunk = chunks[c];
+        struct events e;
+        struct proto_framer *f = framer_new(&e);
+        for (size_t off = 0; off < in.len; off += chunk)
+            proto_framer_feed(f, in.data + off, in.len - off < chunk ? in.len - off : chunk);
+        EXPECT(&e, want.data, top.data, "E:JSON parse error, expected separator in dict",
+               "E:JSON parse error, missing : in object pair", "V:{}");
+        proto_framer_free(f);
+    }
+    free(in.data);
+    free(want.data);
+    free(top.data);
+    assert_int_equal(proto_framer_buffered_total(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_message_size_cap),
         cmocka_unit_test(test_global_input_cap),
         cmocka_unit_test(test_stop_request),
+        cmocka_unit_test(test_big_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

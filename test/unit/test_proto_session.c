@@ -1,6 +1,7 @@
 /* Session ordering, barriers, reply shapes and lifetimes. The commands layer is replaced by
  * a fake (this file defines cmd_call_new/start/free, so call.o is never linked), whose
  * "slow" command finishes only when the test says so. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +22,9 @@
 /* ---- the fake commands layer ---- */
 
 static cmd_call *pending[16];
-static size_t n_pending, calls_live;
+static size_t n_pending;
+static _Atomic size_t calls_live, freed_off_loop; /* cmd_call_free may run in the pool */
+static pthread_t loop_thread;
 
 static void fake_finish(cmd_call *call, yajl_val result, const char *err_class, const char *desc)
 {
@@ -108,6 +111,8 @@ void cmd_call_free(cmd_call *call)
     free(call->err_desc);
     free(call);
     calls_live--;
+    if (!pthread_equal(pthread_self(), loop_thread))
+        freed_off_loop++;
 }
 
 /* Finishes the i-th slow call (in start order) successfully with {"n": i}. */
@@ -367,6 +372,20 @@ static void test_big_reply_encoded_off_loop(void **state)
     run_loop();
     expect_out("");
 
+    /* a call with a big argument is freed in the threadpool too */
+    struct proto_buf req = {0};
+    const char *head = "{\"execute\":\"instant\",\"id\":6,\"arguments\":{\"data\":\"";
+    proto_buf_put(&req, head, strlen(head));
+    for (size_t i = 0; i < BIG_LEN; i++)
+        proto_buf_put(&req, "a", 1);
+    proto_buf_put(&req, "\"}}", 3);
+    proto_session_feed(s, req.data, req.len);
+    proto_buf_release(&req);
+    expect_out("{\"return\": {}, \"id\": 6}\n");
+    run_loop();
+    assert_int_equal(calls_live, 0);
+    assert_int_equal(freed_off_loop, 3); /* the big replies' calls (1, 3) and this one */
+
     /* and a closed session does too */
     feed(s, "{\"execute\":\"big\",\"id\":5}");
     proto_session_free(s);
@@ -378,6 +397,7 @@ static void test_big_reply_encoded_off_loop(void **state)
 
 int main(void)
 {
+    loop_thread = pthread_self();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_instant_reply),
         cmocka_unit_test(test_replies_in_request_order),
