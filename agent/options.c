@@ -214,48 +214,63 @@ static void set_str(char **dst, const char *value)
     *dst = value ? xstrdup(value) : NULL;
 }
 
+/* The options that only store a string or raise a flag. */
+static char **string_slot(struct agent_options *o, int ch)
+{
+    switch (ch) {
+    case 'm':
+        return &o->method;
+    case 'p':
+        return &o->path;
+    case 'l':
+        return &o->logfile;
+    case 'f':
+        return &o->pidfile;
+    case 'F':
+        return &o->fsfreeze_hook;
+    case 't':
+        return &o->statedir;
+    }
+    return NULL;
+}
+
+static bool *flag_slot(struct agent_options *o, int ch)
+{
+    switch (ch) {
+    case 'v':
+        return &o->verbose;
+    case 'd':
+        return &o->daemonize;
+    case 'D':
+        return &o->dump_conf;
+    case 'r':
+        return &o->retry_path;
+    }
+    return NULL;
+}
+
 /* One option of the second pass. */
 static enum agent_opts_status apply_option(struct agent_options *o, int ch, const char *arg,
                                            const char *argv0, FILE *out)
 {
+    char **str = string_slot(o, ch);
+    bool *flag = flag_slot(o, ch);
     uint64_t v;
 
+    if (str) {
+        set_str(str, ch == 'F' && !arg ? HOOK_DEFAULT : arg); /* bare -F: the default hook */
+        return AGENT_OPTS_RUN;
+    }
+    if (flag) {
+        *flag = true;
+        return AGENT_OPTS_RUN;
+    }
     switch (ch) {
     case 'c':
         break; /* taken in the first pass */
-    case 'm':
-        set_str(&o->method, arg);
-        break;
-    case 'p':
-        set_str(&o->path, arg);
-        break;
-    case 'l':
-        set_str(&o->logfile, arg);
-        break;
-    case 'f':
-        set_str(&o->pidfile, arg);
-        break;
-    case 'F':
-        set_str(&o->fsfreeze_hook, arg ? arg : HOOK_DEFAULT);
-        break;
-    case 't':
-        set_str(&o->statedir, arg);
-        break;
-    case 'v':
-        o->verbose = true;
-        break;
     case 'V':
         fprintf(out, "qgad %s\n", QGAD_VERSION);
         return AGENT_OPTS_DONE;
-    case 'd':
-        o->daemonize = true;
-        break;
-    case 'D':
-        o->dump_conf = true;
-        break;
-    case 'r':
-        o->retry_path = true;
-        break;
     case OPT_BLACKLIST:
         log_warning("option --blacklist is deprecated, use --block-rpcs instead");
         /* fall through */
