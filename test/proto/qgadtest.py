@@ -17,6 +17,7 @@ Environment:
 import json
 import os
 import random
+import re
 import select
 import shutil
 import signal
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _MISSING = object()
@@ -470,7 +472,30 @@ class Client:
         return False
 
 
+def project_version():
+    """The version in CMakeLists.txt, which -V and guest-info report."""
+    with open(os.path.join(REPO, 'CMakeLists.txt')) as f:
+        return re.search(r'project\(qgad VERSION ([0-9.]+)', f.read()).group(1)
+
+
+class AgentTestCase(unittest.TestCase):
+    """One agent per test class (agent_args: keyword arguments for Agent) and a fresh
+    client per test as self.c."""
+    agent_args = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.agent = Agent(**cls.agent_args).__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.agent.__exit__(None, None, None)
+
+    def setUp(self):
+        self.c = Client(self.agent)
+        self.addCleanup(self.c.close)
+
+
 def main():
-    """unittest.main() with verbosity from the command line (ctest passes -v)."""
-    import unittest
+    """unittest.main(); ctest passes -v."""
     unittest.main(buffer=False)

@@ -2,19 +2,13 @@
 (PROTOCOL.md 3)."""
 
 import os
-import re
 import signal
 import tempfile
 import unittest
 
-from qgadtest import REPO, Agent, Client, main, run_qgad, wait_for
+from qgadtest import Agent, Client, main, project_version, run_qgad, wait_for
 
 DISABLED = 'Command %s has been disabled: the command is not allowed'
-
-
-def project_version():
-    with open(os.path.join(REPO, 'CMakeLists.txt')) as f:
-        return re.search(r'project\(qgad VERSION ([0-9.]+)', f.read()).group(1)
 
 
 class DumpConfTest(unittest.TestCase):

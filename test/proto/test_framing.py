@@ -4,28 +4,14 @@
 import time
 import unittest
 
-from qgadtest import Agent, Client, main
+from qgadtest import AgentTestCase, Client, main
 
 NESTING = 1024
 TOKEN_COUNT = 2 << 20
 TOKEN_BYTES = 64 << 20
 
 
-class FramingTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.agent = Agent().__enter__()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.agent.__exit__(None, None, None)
-
-    def setUp(self):
-        self.c = Client(self.agent)
-
-    def tearDown(self):
-        self.c.close()
-
+class FramingTest(AgentTestCase):
     def test_pipeline_1000_in_one_write(self):
         reqs = []
         for i in range(1000):

@@ -1,12 +1,11 @@
 """Session and informational commands against the real machine (PROTOCOL.md 2, 4.8)."""
 
 import os
-import re
 import socket
 import time
 import unittest
 
-from qgadtest import Agent, Client, main
+from qgadtest import Agent, AgentTestCase, Client, main, project_version
 
 UPSTREAM = set('''guest-sync-delimited guest-sync guest-ping guest-get-time guest-set-time
 guest-info guest-shutdown guest-file-open guest-file-close guest-file-read guest-file-write
@@ -41,27 +40,7 @@ HOME_URL="https://example.invalid/"
 '''
 
 
-def project_version():
-    here = os.path.dirname(os.path.abspath(__file__))
-    with open(os.path.join(here, '..', '..', 'CMakeLists.txt')) as f:
-        return re.search(r'project\(qgad VERSION ([0-9.]+)', f.read()).group(1)
-
-
-class InfoTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.agent = Agent().__enter__()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.agent.__exit__(None, None, None)
-
-    def setUp(self):
-        self.c = Client(self.agent)
-
-    def tearDown(self):
-        self.c.close()
-
+class InfoTest(AgentTestCase):
     def test_guest_info(self):
         info = self.c.ok('guest-info')
         self.assertEqual(set(info), {'version', 'supported_commands'})

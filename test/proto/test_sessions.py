@@ -8,7 +8,7 @@ import stat
 import time
 import unittest
 
-from qgadtest import Agent, Client, free_tcp_port, main, timeout, wait_for
+from qgadtest import Agent, AgentTestCase, Client, free_tcp_port, main, timeout, wait_for
 
 MAX_CLIENTS = 16
 
@@ -31,15 +31,7 @@ def ping_ok(address_or_agent):
         return False
 
 
-class SessionTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.agent = Agent().__enter__()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.agent.__exit__(None, None, None)
-
+class SessionTest(AgentTestCase):
     def test_concurrent_clients_get_only_their_replies(self):
         # a fresh agent: slots of clients closed by other tests are freed asynchronously
         with Agent(verbose=False) as a:
@@ -183,43 +175,36 @@ class SessionTest(unittest.TestCase):
                      for h in handles]
             self.flood_until_dropped(flood, other, itertools.chain(reads, idle_spaces()))
 
-    def test_slow_request_does_not_block_other_sessions(self):
-        """A session waiting on a slow request; another session is answered meanwhile."""
-        c = Client(self.agent)
-        self.addCleanup(c.close)
-        info = c.ok('guest-info')
-        enabled = {e['name'] for e in info['supported_commands'] if e['enabled']}
+    def send_slow_request(self, c, seconds, id):
+        """guest-exec-status waiting on a child that lives `seconds`: a request that stays
+        running on c's session for that long."""
+        enabled = {e['name'] for e in c.ok('guest-info')['supported_commands']
+                   if e['enabled']}
         if not {'guest-exec', 'guest-exec-status'} <= enabled:
             self.skipTest('guest-exec not available')
-        pid = c.ok('guest-exec', {'path': '/bin/sh', 'arg': ['-c', 'sleep 2']})['pid']
-        c.send('guest-exec-status', {'pid': pid, '__org.qgad_wait': 10000}, id='slow')
+        pid = c.ok('guest-exec', {'path': '/bin/sh', 'arg': ['-c', 'sleep %d' % seconds]})
+        c.send('guest-exec-status', {'pid': pid['pid'], '__org.qgad_wait': 10000}, id=id)
+
+    def test_slow_request_does_not_block_other_sessions(self):
+        """A session waiting on a slow request; another session is answered meanwhile."""
+        self.send_slow_request(self.c, 2, 'slow')
         with Client(self.agent) as other:
             for n in range(5):
                 self.assertEqual(other.cmd('guest-sync', {'id': n}), {'return': n})
-        r = c.recv_reply(secs=15)
+        r = self.c.recv_reply(secs=15)
         self.assertEqual(r['id'], 'slow')
         self.assertTrue(r['return']['exited'])
-        c.close()
 
     def test_sync_drops_stale_reply(self):
         """guest-sync is answered at once and the earlier still-running reply is dropped."""
-        c = Client(self.agent)
-        self.addCleanup(c.close)
-        info = c.ok('guest-info')
-        enabled = {e['name'] for e in info['supported_commands'] if e['enabled']}
-        if not {'guest-exec', 'guest-exec-status'} <= enabled:
-            self.skipTest('guest-exec not available')
-        pid = c.ok('guest-exec', {'path': '/bin/sh', 'arg': ['-c', 'sleep 1']})['pid']
-        c.send('guest-exec-status', {'pid': pid, '__org.qgad_wait': 10000}, id='stale')
-        c.send_raw(b'\xff' + Client.request('guest-sync-delimited', {'id': 99}, id='sync'))
-        r = c.recv_reply()
-        self.assertEqual(r, {'return': 99, 'id': 'sync'})
-        self.assertTrue(c.last_delimited)
-        c.send('guest-ping', id='after')
+        self.send_slow_request(self.c, 1, 'stale')
+        self.c.send_raw(b'\xff' + Client.request('guest-sync-delimited', {'id': 99}, id='sync'))
+        self.assertEqual(self.c.recv_reply(), {'return': 99, 'id': 'sync'})
+        self.assertTrue(self.c.last_delimited)
+        self.c.send('guest-ping', id='after')
         # the exec-status reply (due in ~1 s) must never show up
-        self.assertEqual(c.recv_reply(secs=15), {'return': {}, 'id': 'after'})
-        c.expect_silence(1.5)
-        c.close()
+        self.assertEqual(self.c.recv_reply(secs=15), {'return': {}, 'id': 'after'})
+        self.c.expect_silence(1.5)
 
 
 class ListenerTest(unittest.TestCase):

@@ -3,27 +3,13 @@
 import json
 import unittest
 
-from qgadtest import Agent, Client, main
+from qgadtest import AgentTestCase, Client, main
 
 GENERIC = 'GenericError'
 NOT_FOUND = 'CommandNotFound'
 
 
-class ValidationTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.agent = Agent().__enter__()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.agent.__exit__(None, None, None)
-
-    def setUp(self):
-        self.c = Client(self.agent)
-
-    def tearDown(self):
-        self.c.close()
-
+class ValidationTest(AgentTestCase):
     def assertError(self, reply, cls, desc, id=None, has_id=False):
         self.assertIn('error', reply, reply)
         self.assertNotIn('return', reply)
