@@ -107,6 +107,8 @@ void agent_stop(void)
     uv_stop(uv_default_loop());
 }
 
+/* Part 1 item 5: while frozen this must thaw first, then stop; the freeze code hooks in
+ * here (thaw, then agent_stop() from its completion). */
 static void on_signal(uv_signal_t *sig, int signum)
 {
     log_info("received signal %d (%s), stopping", signum, strsignal(signum));

@@ -4,6 +4,7 @@ instance out, --listen adds listeners, a frozen start defers the log file and pi
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 import unittest
@@ -118,6 +119,37 @@ class ListenTest(unittest.TestCase):
             a.start(wait=False)
             self.assertEqual(a.wait_exit(), 1)
         finally:
+            a.cleanup()
+
+
+class SocketActivationTest(unittest.TestCase):
+    def test_activated_unix_socket_replaces_method_and_path(self):
+        a = Agent(method='tcp-listen')  # -m/-p must be ignored when activated
+        sock_path = a.tmp('activated.sock')
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(sock_path)
+        listener.listen(4)
+
+        def as_systemd():  # runs in the child before exec: the fd and the pid systemd gives
+            os.dup2(os.dup(listener.fileno()), 3, inheritable=True)
+            os.environ['LISTEN_PID'] = str(os.getpid())
+            os.environ['LISTEN_FDS'] = '1'
+
+        try:
+            with open(a.tmp('stderr'), 'wb') as err:
+                a.proc = subprocess.Popen(a.args(), stdin=subprocess.DEVNULL, stdout=err,
+                                          stderr=err, cwd=a.tmpdir, preexec_fn=as_systemd,
+                                          close_fds=False)
+            a.pid = a.proc.pid
+            listener.close()
+            a.wait_ready(address=('unix', sock_path))
+            with Client(('unix', sock_path)) as c:
+                self.assertEqual(c.ok('guest-sync', {'id': 9}), 9)
+            with socket.socket() as s:
+                self.assertNotEqual(s.connect_ex(('127.0.0.1', a.port)), 0)
+            self.assertEqual(a.stop(), 0)
+        finally:
+            listener.close()
             a.cleanup()
 
 
