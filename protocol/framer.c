@@ -1,7 +1,8 @@
 /* The byte-level splitter in front of yajl. Bytes are translated into `out` and handed to
  * the parser at the end of each read and at the end of each message, but never in the
  * middle of a token: yajl's lexer rescans a token that spans two yajl_parse() calls from
- * its start on every call, which would make a 64 MiB string quadratic. */
+ * its start on every call, which would make a 64 MiB string quadratic. Long plain strings
+ * skip yajl altogether (take_big_string). */
 #include "protocol/framer.h"
 
 #include <stdint.h>
