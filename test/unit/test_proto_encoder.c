@@ -123,8 +123,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_string_escapes), cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_values),         cmocka_unit_test(test_numbers_verbatim),
-        cmocka_unit_test(test_replies),
-        cmocka_unit_test(test_size_exceeds),
+        cmocka_unit_test(test_replies),        cmocka_unit_test(test_size_exceeds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
