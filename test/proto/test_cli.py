@@ -228,8 +228,9 @@ class DaemonizeTest(unittest.TestCase):
         pid = None
         try:
             self.assertEqual(a.wait_exit(), 0, a.diagnostics())  # the parent
-            with open(pidfile) as f:
-                text = f.read()
+            # as upstream, the child writes it after the parent has exited
+            wait_for(lambda: os.path.exists(pidfile), what='pidfile')
+            text = wait_for(lambda: _read_complete(pidfile), what='pidfile content')
             self.assertRegex(text, r'^[0-9]+\n$')
             pid = int(text)
             self.assertNotEqual(pid, a.pid)
@@ -254,6 +255,12 @@ class DaemonizeTest(unittest.TestCase):
         for line in lines:
             self.assertRegex(line, r'^[0-9]+\.[0-9]{6}: (error|critical|warning|message|'
                                    r'info|debug): ')
+
+
+def _read_complete(path):
+    with open(path) as f:
+        text = f.read()
+    return text if text.endswith('\n') else None
 
 
 def _alive(pid):
