@@ -13,6 +13,8 @@
 #include "agent/log.h"
 #include "agent/options.h"
 #include "agent/xalloc.h"
+#include "commands/exec.h"
+#include "commands/file.h"
 #include "commands/registry.h"
 #include "commands/settings.h"
 #include "platform/statedir.h"
@@ -100,6 +102,10 @@ void agent_stop(void)
     for (size_t i = 0; i < agent.n_channels; i++)
         transport_channel_close(agent.channels[i]);
     agent.n_channels = 0;
+    /* no session is left to answer: waiting exec-status calls end, open files are closed
+     * so buffered writes reach them */
+    cmd_exec_release_all();
+    cmd_file_close_all();
     if (agent.signals_started) {
         close_signal(&agent.sig_int);
         close_signal(&agent.sig_term);
