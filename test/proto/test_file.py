@@ -6,7 +6,6 @@ import base64
 import multiprocessing
 import os
 import stat
-import threading
 import time
 import unittest
 
