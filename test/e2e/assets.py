@@ -184,6 +184,10 @@ def kernel(cache):
     with _Lock(cache):
         version = _apt_kernel_version()
         cached = _cached_kernels(cache)
+        if version is None and not cached and os.geteuid() == 0:
+            # A machine whose packages came preinstalled may have no apt lists.
+            _run(["apt-get", "update", "-qq"])
+            version = _apt_kernel_version()
         if version is None:
             if not cached:
                 raise AssetError("apt-cache knows no %s dependency and nothing is cached: "
