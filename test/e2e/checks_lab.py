@@ -1,6 +1,8 @@
 """The lab's own promises to later checks (disks, NIC, vCPUs, chpasswd,
 shutdown), verified through the control port; the agent is not involved."""
 
+import time
+
 import lab
 from labtest import check
 
@@ -42,7 +44,28 @@ def lab_chpasswd_is_real(t, guest):
 
 
 @check("virtio-serial")
-def lab_shutdown_program_present(t, guest):
+def lab_power_and_clock_tools(t, guest):
+    """What shutdown and set-time will run: /sbin/shutdown, hwclock, an RTC."""
     rc, out = guest.sh("test -x /sbin/shutdown && test -x /sbin/hwclock && "
-                       "readlink /sbin/poweroff")
+                       "test -c /dev/rtc0 && readlink /sbin/poweroff")
     t.assertEqual(rc, 0, out)
+
+
+@check("virtio-serial", own_guest=True)
+def lab_cpu_hotplug_then_poweroff(t, guest):
+    """QMP plugs the third vCPU and the guest sees it (offline: no udev);
+    then /sbin/shutdown as the agent calls it really ends QEMU."""
+    guest.hotplug_cpu()
+    rc, out = "", ""
+    for _ in range(50):
+        rc, out = guest.sh("cat /sys/devices/system/cpu/cpu2/online")
+        if rc == 0:
+            break
+        time.sleep(0.1)
+    t.assertEqual((rc, out.strip()), (0, "0"))
+    _, present = guest.sh("cat /sys/devices/system/cpu/present", check=True)
+    t.assertEqual(present.strip(), "0-2")
+    guest.sh("(sleep 0.3; shutdown -h -P +0 'hypervisor initiated shutdown') "
+             ">/dev/null 2>&1 &", check=True)
+    t.assertEqual(guest.wait_exit(30), 0)
+    t.assertIn("LAB: shutdown -h -P +0", guest.console())

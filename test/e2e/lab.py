@@ -285,6 +285,22 @@ class Guest:
         finally:
             q.close()
 
+    def hotplug_cpu(self):
+        """Plug the third vCPU (maxcpus=3) through QMP.  Without udev it comes
+        up offline in the guest: onlining it is the agent's job (or sysfs)."""
+        free = [c for c in self.qmp("query-hotpluggable-cpus") if "qom-path" not in c]
+        if not free:
+            raise RuntimeError("no hot-pluggable vCPU slot left")
+        self.qmp("device_add", driver=free[0]["type"], id="cpu-hot", **free[0]["props"])
+
+    def wait_exit(self, timeout=30.0):
+        """QEMU's exit status once the guest powered itself off (-no-reboot
+        also turns a reboot into an exit), or None if it is still running."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
     def console(self):
         try:
             with open(self.console_log, errors="replace") as f:
