@@ -14,6 +14,8 @@
 #define QGAD_MAX_WRITE_QUEUE_BYTES (160u << 20) /* unsent reply bytes; one 48 MiB read fits */
 #define QGAD_READ_CHUNK 4096
 #define QGAD_RETRY_PATH_MS 5000                 /* -r: reopen interval, as upstream */
+#define QGAD_POOL_FREE_BYTES (1u << 20)         /* larger buffers are freed off the loop */
+#define QGAD_POOL_ENCODE_BYTES (256u << 10)     /* larger results are encoded off the loop */
 
 /* commands */
 #define QGAD_MAX_READ_COUNT (48u << 20)         /* guest-file-read count */

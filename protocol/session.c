@@ -17,11 +17,9 @@
 #include "commands/json.h"
 #include "commands/registry.h"
 #include "protocol/encoder.h"
+#include "agent/limits.h"
 #include "protocol/framer.h"
 #include "protocol/request.h"
-
-/* Values holding more bytes than this are encoded and freed off the loop. */
-#define BIG_VALUE_BYTES (256u << 10)
 
 struct reply_slot {
     struct reply_slot *next;
@@ -181,8 +179,8 @@ static void disposal_done(uv_work_t *req, int status)
 
 static void call_release(cmd_call *call)
 {
-    if (proto_encode_size_exceeds(call->args, BIG_VALUE_BYTES) ||
-        proto_encode_size_exceeds(call->result, BIG_VALUE_BYTES)) {
+    if (proto_encode_size_exceeds(call->args, QGAD_POOL_ENCODE_BYTES) ||
+        proto_encode_size_exceeds(call->result, QGAD_POOL_ENCODE_BYTES)) {
         struct call_disposal *d = xmalloc(sizeof(*d));
         d->req.data = d;
         d->call = call;
@@ -225,7 +223,7 @@ static void session_call_done(cmd_call *call)
     if (call->err_class) {
         slot_set_error(slot, call->err_class, call->err_desc);
     } else if (!(flags & CMD_NO_SUCCESS_REPLY)) {
-        if (proto_encode_size_exceeds(call->result, BIG_VALUE_BYTES) &&
+        if (proto_encode_size_exceeds(call->result, QGAD_POOL_ENCODE_BYTES) &&
             encode_in_pool(slot, call, delimited))
             return;
         slot->reply = proto_reply_return(call->result, slot->id, delimited, &slot->len);

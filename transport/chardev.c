@@ -113,7 +113,7 @@ static void conn_drop_queue(struct chardev_conn *c)
         struct chardev_wbuf *w = c->head;
         c->head = w->next;
         transport_conn_written(&c->base, w->len - w->off);
-        free(w->buf);
+        transport_buf_free(w->buf, w->len);
         free(w);
     }
     c->tail = NULL;
@@ -324,7 +324,7 @@ static void dev_flush(struct transport_chardev *dev)
             c->head = w->next;
             if (!c->head)
                 c->tail = NULL;
-            free(w->buf);
+            transport_buf_free(w->buf, w->len);
             free(w);
         }
     }

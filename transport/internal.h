@@ -93,6 +93,9 @@ void transport_conn_end(struct transport_conn *conn);
 void transport_conn_release(struct transport_conn *conn);
 /* Account a write completion (or a discarded buffer) of len bytes. */
 void transport_conn_written(struct transport_conn *conn, size_t len);
+/* Free a written or discarded reply buffer. Returning a large one to the kernel takes
+ * milliseconds (munmap of every touched page), so that happens in the threadpool. */
+void transport_buf_free(char *buf, size_t len);
 
 /* A failure to open the channel: an error, or a debug line while -r keeps retrying. */
 #define transport_open_error(ch, ...)                                                              \

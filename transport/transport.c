@@ -210,16 +210,46 @@ void transport_conn_written(struct transport_conn *conn, size_t len)
     conn->queued = len < conn->queued ? conn->queued - len : 0;
 }
 
+struct buf_release {
+    uv_work_t req;
+    char *buf;
+};
+
+static void buf_release_work(uv_work_t *req)
+{
+    free(((struct buf_release *)req->data)->buf);
+}
+
+static void buf_release_done(uv_work_t *req, int status)
+{
+    free(req->data);
+}
+
+void transport_buf_free(char *buf, size_t len)
+{
+    if (len < QGAD_POOL_FREE_BYTES) {
+        free(buf);
+        return;
+    }
+    struct buf_release *r = xmalloc(sizeof(*r));
+    r->req.data = r;
+    r->buf = buf;
+    if (uv_queue_work(uv_default_loop(), &r->req, buf_release_work, buf_release_done) < 0) {
+        free(buf);
+        free(r);
+    }
+}
+
 void transport_write(struct transport_conn *conn, char *buf, size_t len)
 {
     if (conn->ending || !conn->ch || len == 0) {
-        free(buf);
+        transport_buf_free(buf, len);
         return;
     }
     if (len > QGAD_MAX_WRITE_QUEUE_BYTES - conn->queued) {
         log_warning("%s: peer is not reading (%zu bytes unsent), dropping the connection",
                     conn->name, conn->queued);
-        free(buf);
+        transport_buf_free(buf, len);
         transport_conn_end(conn);
         return;
     }

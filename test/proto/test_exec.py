@@ -9,7 +9,7 @@ import statistics
 import time
 import unittest
 
-from qgadtest import Agent, Client, main, timeout, wait_for
+from qgadtest import Agent, AgentTestCase, Client, main, timeout, wait_for
 
 ALTERNATE = 'for i in 1 2 3; do printf "o$i "; printf "e$i " >&2; done'
 
@@ -42,21 +42,7 @@ def children_of(pid):
     return kids
 
 
-class ExecTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.agent = Agent().__enter__()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.agent.__exit__(None, None, None)
-
-    def setUp(self):
-        self.c = Client(self.agent)
-
-    def tearDown(self):
-        self.c.close()
-
+class ExecTest(AgentTestCase):
     def exec(self, path, args=None, **kw):
         req = {'path': path}
         if args is not None:
