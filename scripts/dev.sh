@@ -5,24 +5,10 @@ set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 port="${QGAD_DEV_PORT:-4444}"
-packages=(libuv1-dev libyajl-dev libcmocka-dev pkg-config cmake gcc make python3 socat)
+# shellcheck source=deps.sh
+source "$root/scripts/deps.sh"
 
-install_missing() {
-    local missing=()
-    for p in "$@"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-            missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "dev.sh: missing packages: ${missing[*]} (run as root to install them)" >&2
-        exit 1
-    fi
-    apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-}
-
-install_missing "${packages[@]}"
+install_missing "${qgad_build_packages[@]}"
 cmake -S "$root" -B "$root/build" -DQGAD_WERROR=ON
 cmake --build "$root/build" -j"$(nproc)"
 

@@ -5,25 +5,10 @@
 set -uo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-packages=(libuv1-dev libyajl-dev libcmocka-dev pkg-config cmake gcc make python3 socat)
-# --- VM lab packages (test/e2e): the VM-lab helper adds its packages on the next line ---
-packages+=(qemu-system-x86 qemu-utils busybox-static e2fsprogs passwd)
+# shellcheck source=deps.sh
+source "$root/scripts/deps.sh"
 
-install_missing() {
-    local missing=()
-    for p in "$@"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-            missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "test.sh: missing packages: ${missing[*]} (run as root to install them)" >&2
-        exit 1
-    fi
-    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-}
-
-install_missing "${packages[@]}" || exit 1
+install_missing "${qgad_build_packages[@]}" "${qgad_lab_packages[@]}" || exit 1
 
 jobs="$(nproc)"
 status=0
