@@ -2,6 +2,7 @@
  * instant; the barrier and the 0xFF prefix of the sync pair are the session's business
  * (CMD_BARRIER / CMD_DELIMITED), so the handlers only echo the id. */
 #include <stdint.h>
+#include <string.h>
 
 #include "commands/handlers.h"
 #include "commands/json.h"
@@ -28,6 +29,21 @@ void cmd_ping(cmd_call *call)
     call_return_empty(call);
 }
 
+/* The downstream-extension arguments (QAPI "__" names) a command accepts, or NULL: shown
+ * in guest-info so a host can discover them without trying. */
+static yajl_val extension_args(const struct cmd_def *cmd)
+{
+    yajl_val names = NULL;
+    for (const struct arg_spec *a = cmd->args; a && a->name; a++) {
+        if (strncmp(a->name, "__", 2) != 0)
+            continue;
+        if (!names)
+            names = json_array();
+        json_array_add(names, json_string(a->name));
+    }
+    return names;
+}
+
 void cmd_info(cmd_call *call)
 {
     yajl_val list = json_array();
@@ -38,6 +54,9 @@ void cmd_info(cmd_call *call)
         json_object_add_str(entry, "name", cmd->name);
         json_object_add_bool(entry, "enabled", cmd_enabled(cmd));
         json_object_add_bool(entry, "success-response", !(cmd->flags & CMD_NO_SUCCESS_REPLY));
+        yajl_val ext = extension_args(cmd);
+        if (ext)
+            json_object_add(entry, "__org.qgad_arguments", ext);
         json_array_add(list, entry);
     }
     yajl_val info = json_object();

@@ -66,7 +66,11 @@ class Differential(labtest.GuestTestCase):
 
     def test_guest_info_shape(self):
         ours, theirs = self.both_calls("guest-info")
-        self.assertEqual(shape(ours), shape(theirs))
+        # qgad's entries for commands with extension arguments carry one more member
+        ours_upstream_members = json.loads(json.dumps(ours))
+        for c in ours_upstream_members["return"]["supported_commands"]:
+            c.pop("__org.qgad_arguments", None)
+        self.assertEqual(shape(ours_upstream_members), shape(theirs))
         mine = {c["name"]: c for c in ours["return"]["supported_commands"]}
         upstream = {c["name"]: c for c in theirs["return"]["supported_commands"]}
         for name in sorted(set(mine) & set(upstream)):

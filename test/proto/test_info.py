@@ -47,7 +47,8 @@ class InfoTest(AgentTestCase):
         self.assertEqual(info['version'], project_version())
         names = []
         for e in info['supported_commands']:
-            self.assertEqual(set(e), {'name', 'enabled', 'success-response'}, e)
+            self.assertEqual(set(e) - {'__org.qgad_arguments'},
+                             {'name', 'enabled', 'success-response'}, e)
             self.assertIs(e['enabled'], True, e)
             self.assertIs(e['success-response'], e['name'] not in NO_SUCCESS_RESPONSE, e)
             names.append(e['name'])
@@ -71,6 +72,16 @@ class InfoTest(AgentTestCase):
                 self.assertEqual(cls, 'GenericError')
                 self.assertRegex(desc, r"^Parameter '(__org\.qgad_probe' is unexpected|"
                                        r"[a-z-]+' is missing)$")
+
+    def test_extension_arguments_listed(self):
+        # qgad's downstream extensions are discoverable; upstream entries stay as they were
+        entries = {e['name']: e for e in self.c.ok('guest-info')['supported_commands']}
+        self.assertEqual(entries['guest-exec']['__org.qgad_arguments'], ['__org.qgad_timeout'])
+        self.assertEqual(entries['guest-exec-status']['__org.qgad_arguments'],
+                         ['__org.qgad_wait'])
+        for name, e in entries.items():
+            if name not in ('guest-exec', 'guest-exec-status'):
+                self.assertEqual(set(e), {'name', 'enabled', 'success-response'}, name)
 
     def test_kubevirt_required_commands(self):
         # Every one of KubeVirt's commands that qgad has must be listed and enabled; the
