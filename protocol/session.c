@@ -11,13 +11,14 @@
 #include <string.h>
 #include <uv.h>
 
+#include "agent/limits.h"
 #include "agent/log.h"
 #include "agent/xalloc.h"
 #include "commands/call.h"
 #include "commands/json.h"
 #include "commands/registry.h"
+#include "platform/release.h"
 #include "protocol/encoder.h"
-#include "agent/limits.h"
 #include "protocol/framer.h"
 #include "protocol/request.h"
 
@@ -161,32 +162,17 @@ static void encoding_done(uv_work_t *req, int status)
 
 /* Frees a finished call. One holding a big value (the 64 MiB payload of a guest-file-write)
  * is freed in the threadpool: unmapping that much would stall the loop for milliseconds. */
-struct call_disposal {
-    uv_work_t req;
-    cmd_call *call;
-};
-
-static void disposal_run(uv_work_t *req)
+static void call_free_any(void *call)
 {
-    struct call_disposal *d = req->data;
-    cmd_call_free(d->call);
-}
-
-static void disposal_done(uv_work_t *req, int status)
-{
-    free(req->data);
+    cmd_call_free(call);
 }
 
 static void call_release(cmd_call *call)
 {
     if (proto_encode_size_exceeds(call->args, QGAD_POOL_ENCODE_BYTES) ||
         proto_encode_size_exceeds(call->result, QGAD_POOL_ENCODE_BYTES)) {
-        struct call_disposal *d = xmalloc(sizeof(*d));
-        d->req.data = d;
-        d->call = call;
-        if (uv_queue_work(uv_default_loop(), &d->req, disposal_run, disposal_done) == 0)
-            return;
-        free(d);
+        plat_release_in_pool(call_free_any, call);
+        return;
     }
     cmd_call_free(call);
 }

@@ -9,6 +9,7 @@
 #include "agent/limits.h"
 #include "agent/log.h"
 #include "agent/xalloc.h"
+#include "platform/release.h"
 
 static const struct transport_backend *const backends[] = {
     &transport_virtio_serial, &transport_isa_serial, &transport_unix,
@@ -210,34 +211,13 @@ void transport_conn_written(struct transport_conn *conn, size_t len)
     conn->queued = len < conn->queued ? conn->queued - len : 0;
 }
 
-struct buf_release {
-    uv_work_t req;
-    char *buf;
-};
-
-static void buf_release_work(uv_work_t *req)
-{
-    free(((struct buf_release *)req->data)->buf);
-}
-
-static void buf_release_done(uv_work_t *req, int status)
-{
-    free(req->data);
-}
-
 void transport_buf_free(char *buf, size_t len)
 {
     if (len < QGAD_POOL_FREE_BYTES) {
         free(buf);
         return;
     }
-    struct buf_release *r = xmalloc(sizeof(*r));
-    r->req.data = r;
-    r->buf = buf;
-    if (uv_queue_work(uv_default_loop(), &r->req, buf_release_work, buf_release_done) < 0) {
-        free(buf);
-        free(r);
-    }
+    plat_release_in_pool(free, buf);
 }
 
 void transport_write(struct transport_conn *conn, char *buf, size_t len)

@@ -1,0 +1,35 @@
+#include "platform/release.h"
+
+#include <stdlib.h>
+#include <uv.h>
+
+#include "agent/xalloc.h"
+
+struct release_work {
+    uv_work_t req;
+    void (*release)(void *);
+    void *p;
+};
+
+static void release_run(uv_work_t *req)
+{
+    struct release_work *w = req->data;
+    w->release(w->p);
+}
+
+static void release_done(uv_work_t *req, int status)
+{
+    free(req->data);
+}
+
+void plat_release_in_pool(void (*release)(void *), void *p)
+{
+    struct release_work *w = xmalloc(sizeof(*w));
+    w->req.data = w;
+    w->release = release;
+    w->p = p;
+    if (uv_queue_work(uv_default_loop(), &w->req, release_run, release_done) < 0) {
+        free(w);
+        release(p);
+    }
+}

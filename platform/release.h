@@ -1,0 +1,9 @@
+/* Freeing big things off the loop: returning tens of MiB to the kernel (munmap of every
+ * touched page) takes milliseconds, which the loop thread must not spend. */
+#ifndef QGAD_PLATFORM_RELEASE_H
+#define QGAD_PLATFORM_RELEASE_H
+
+/* Runs release(p) on a threadpool thread (on the calling thread if the pool refuses). */
+void plat_release_in_pool(void (*release)(void *), void *p);
+
+#endif
