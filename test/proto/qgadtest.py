@@ -12,6 +12,21 @@ Environment:
     QGAD_BIN            the daemon (set by ctest); default: build*/qgad under the repo
     QGAD_TIMEOUT_SCALE  multiply every deadline (default 1, or 4 for a sanitizer build)
     QGAD_KEEP           keep temp dirs (state, log) for inspection
+
+Remote mode (the same tests against an agent that runs elsewhere, e.g. in a QEMU guest;
+test/e2e/test_proto_suite.py drives it):
+    QGAD_REMOTE             unix:PATH or tcp:HOST:PORT; AgentTestCase then starts no daemon
+                            and its clients connect there
+    QGAD_REMOTE_KIND        listen (default: one session per connection) or device (the
+                            host end of a virtio-serial/isa-serial channel: ONE session that
+                            persists across reconnects, so every Client resynchronises first)
+    QGAD_REMOTE_ITER_SCALE  factor for the iteration counts of long loops (a slow UART)
+    QGAD_REMOTE_MAX_BYTES   biggest payload the channel carries in time; tests that must
+                            send more skip
+    QGAD_REMOTE_FACTS       JSON: what the remote machine says about itself (host-name,
+                            kernel-release, kernel-version, machine, tz-offset, tz-zone)
+Tests that need an agent of their own (options, config, caps of a fresh agent, several
+sessions at once, the agent's files or processes) are marked @local_only(reason).
 """
 
 import json
@@ -64,6 +79,55 @@ def timeout(seconds):
 
 
 DEFAULT_TIMEOUT = 10
+
+
+def _remote_address(text):
+    if not text:
+        return None
+    kind, _, where = text.partition(':')
+    if kind == 'unix' and where:
+        return ('unix', where)
+    host, _, port = where.rpartition(':')
+    if kind == 'tcp' and host and port.isdigit():
+        return ('tcp', (host, int(port)))
+    raise RuntimeError('QGAD_REMOTE: expected unix:PATH or tcp:HOST:PORT, got %r' % text)
+
+
+REMOTE = _remote_address(os.environ.get('QGAD_REMOTE'))
+REMOTE_DEVICE = bool(REMOTE) and os.environ.get('QGAD_REMOTE_KIND', 'listen') == 'device'
+ITER_SCALE = float(os.environ.get('QGAD_REMOTE_ITER_SCALE') or 1) if REMOTE else 1.0
+MAX_BYTES = int(os.environ.get('QGAD_REMOTE_MAX_BYTES') or 0) if REMOTE else 0
+
+
+def local_only(reason):
+    """Decorator (test or class): skipped in remote mode, where there is one agent that
+    somebody else started and, on a device, one session. Say what the test needs."""
+    return unittest.skipIf(REMOTE, 'local agent only: ' + reason)
+
+
+def iterations(n):
+    """N, scaled down in remote mode on a slow channel (QGAD_REMOTE_ITER_SCALE)."""
+    return max(1, int(n * ITER_SCALE))
+
+
+def skip_unless_carries(test, nbytes):
+    """Skip TEST if the remote channel cannot carry NBYTES in time (QGAD_REMOTE_MAX_BYTES)."""
+    if MAX_BYTES and nbytes > MAX_BYTES:
+        test.skipTest('sends %.1f MiB; this remote channel carries %.2f MiB in time' %
+                      (nbytes / (1 << 20), MAX_BYTES / (1 << 20)))
+
+
+def machine_facts():
+    """What the machine the agent runs on says about itself: this one, or in remote mode
+    QGAD_REMOTE_FACTS (None there if not given)."""
+    if REMOTE:
+        text = os.environ.get('QGAD_REMOTE_FACTS')
+        return json.loads(text) if text else None
+    u = os.uname()
+    lt = time.localtime()
+    return {'host-name': socket.gethostname(), 'kernel-release': u.release,
+            'kernel-version': u.version, 'machine': u.machine, 'tz-offset': lt.tm_gmtoff,
+            'tz-zone': lt.tm_zone}
 
 
 def free_tcp_port():
@@ -156,6 +220,9 @@ class Agent:
         return a + self.extra_args
 
     def start(self, wait=True):
+        if REMOTE:
+            # a test that was not marked @local_only must not quietly test the host's agent
+            raise unittest.SkipTest('starts an agent of its own (remote mode)')
         env = dict(os.environ)
         if self.env:
             env.update(self.env)
@@ -277,6 +344,17 @@ class Agent:
         return False
 
 
+class RemoteAgent:
+    """The agent of QGAD_REMOTE, which this process neither starts nor stops."""
+    device = REMOTE_DEVICE
+
+    def address(self):
+        return REMOTE
+
+    def alive(self):
+        return True
+
+
 def _proc_net_listening(address):
     """True/False from /proc/net, or None if it cannot tell."""
     kind, where = address
@@ -334,15 +412,32 @@ def _connect(address, secs):
 class Client:
     """One connection (one session). Replies are lines; a reply to guest-sync-delimited
     starts with a raw 0xFF byte, which recv_reply strips (see .last_raw / .last_delimited).
-    Accepts an Agent, or an address ('unix', path) / ('tcp', (host, port))."""
+    Accepts an Agent, a RemoteAgent, or an address ('unix', path) / ('tcp', (host, port)).
+    On a device stream (QGAD_REMOTE_KIND=device) the session is shared with every earlier
+    client: the constructor resynchronises before the test sees the stream."""
+
+    _device_client = None  # the one open client of a remote device (see __init__)
 
     def __init__(self, target, secs=DEFAULT_TIMEOUT):
-        address = target.address() if isinstance(target, Agent) else target
+        address = target.address() if isinstance(target, (Agent, RemoteAgent)) else target
+        if REMOTE_DEVICE and address == REMOTE and Client._device_client is not None:
+            # QEMU's chardev serves one host connection at a time, a newer one only after
+            # the older one closed: a new client takes the device over, as a host that
+            # reconnects does (tests that need two at once are @local_only)
+            Client._device_client.close()
         self.sock = _connect(address, timeout(secs))
         self.buf = bytearray()
         self.eof = False
         self.last_raw = None
         self.last_delimited = False
+        self.device = REMOTE_DEVICE and address == REMOTE
+        if self.device:
+            Client._device_client = self
+            try:
+                self.resync()
+            except BaseException:
+                self.close()
+                raise
 
     # --- sending -------------------------------------------------------------------
     def send_raw(self, data):
@@ -401,7 +496,9 @@ class Client:
         return [self.recv_reply(secs) for _ in range(n)]
 
     def expect_silence(self, secs=0.3):
-        """Assert nothing arrives for secs (not scaled: absence can only be sampled)."""
+        """Assert nothing arrives for secs (not scaled: absence can only be sampled). On a
+        device, where a reply may be slower than the sample, a ping then proves it: replies
+        come in request order, so the ping's must be the next line."""
         if self.buf:
             raise AssertionError('unexpected bytes from qgad: %r' % bytes(self.buf[:200]))
         r, _, _ = select.select([self.sock], [], [], secs)
@@ -411,6 +508,12 @@ class Client:
                 raise AssertionError('unexpected bytes from qgad: %r' % data[:200])
             self.eof = True
             raise AssertionError('qgad closed the connection')
+        if self.device:
+            mark = 'silence-%d' % random.randint(1, 2**53)
+            self.send('guest-ping', id=mark)
+            reply = self.recv_reply()
+            if reply != {'return': {}, 'id': mark}:
+                raise AssertionError('unexpected reply from qgad: %r' % self.last_raw[:200])
 
     def expect_closed(self, secs=DEFAULT_TIMEOUT):
         """Read (and discard) until EOF or a reset; fail on timeout."""
@@ -458,6 +561,31 @@ class Client:
                     raise AssertionError('guest-sync-delimited reply lacks the 0xFF prefix')
                 return sid
 
+    def resync(self, secs=3 * DEFAULT_TIMEOUT):
+        """Find the start of our own reply in a device stream: 0xFF (which makes the agent
+        drop partial input an earlier client left) + guest-sync-delimited, then discard
+        everything before 0xFF + that reply: stale replies, parse errors, a tty's echo."""
+        sid = random.randint(1, 2**53)
+        self.send_raw(b'\xff' + self.request('guest-sync-delimited', {'id': sid}))
+        deadline = time.monotonic() + timeout(secs)
+        while True:
+            start = self.buf.find(b'\xff')
+            end = self.buf.find(b'\n', start + 1) if start >= 0 else -1
+            if end < 0:
+                if start < 0:
+                    self.buf.clear()
+                self._fill(deadline)
+                continue
+            # an echoed request has no newline: the last 0xFF before it starts the reply
+            line = bytes(self.buf[start:end])
+            del self.buf[:end + 1]
+            try:
+                reply = json.loads(line[line.rfind(b'\xff') + 1:])
+            except ValueError:
+                continue
+            if isinstance(reply, dict) and reply.get('return') == sid:
+                return sid
+
     def close(self):
         try:
             self.sock.close()
@@ -485,11 +613,17 @@ class AgentTestCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        if REMOTE:
+            if cls.agent_args:
+                raise unittest.SkipTest('local agent only: started with %r' % cls.agent_args)
+            cls.agent = RemoteAgent()
+            return
         cls.agent = Agent(**cls.agent_args).__enter__()
 
     @classmethod
     def tearDownClass(cls):
-        cls.agent.__exit__(None, None, None)
+        if not REMOTE:
+            cls.agent.__exit__(None, None, None)
 
     def setUp(self):
         self.c = Client(self.agent)

@@ -9,7 +9,8 @@ import statistics
 import time
 import unittest
 
-from qgadtest import Agent, AgentTestCase, Client, main, timeout, wait_for
+from qgadtest import (REMOTE, Agent, AgentTestCase, Client, local_only, main,
+                      skip_unless_carries, timeout, wait_for)
 
 ALTERNATE = 'for i in 1 2 3; do printf "o$i "; printf "e$i " >&2; done'
 
@@ -61,6 +62,15 @@ class ExecTest(AgentTestCase):
 
     def run_sh(self, script, capture):
         return self.wait(self.exec('sh', ['-c', script], capture=capture))
+
+    def gone_or_zombie(self, pid):
+        """Whether process pid of the agent's machine has exited (asked through the
+        agent itself in remote mode)."""
+        if not REMOTE:
+            return proc_state(pid) in (None, 'Z')
+        st = self.run_sh('test ! -e /proc/%d || grep -q ") Z " /proc/%d/stat' % (pid, pid),
+                         False)
+        return st['exitcode'] == 0
 
     # ---- basics ----
 
@@ -117,7 +127,8 @@ class ExecTest(AgentTestCase):
         st = self.run_sh('pwd; echo $$; cut -d" " -f5,6 /proc/$$/stat; '
                          'grep SigIgn /proc/self/status', True)
         lines = unb64(st['out-data']).decode().splitlines()
-        self.assertEqual(os.path.realpath(lines[0]), os.path.realpath(self.agent.tmpdir))
+        if not REMOTE:  # the cwd the agent was started in
+            self.assertEqual(os.path.realpath(lines[0]), os.path.realpath(self.agent.tmpdir))
         pgrp, sid = lines[2].split()
         self.assertEqual(pgrp, lines[1])  # own process group ...
         self.assertEqual(sid, lines[1])   # ... and session
@@ -152,6 +163,7 @@ class ExecTest(AgentTestCase):
         self.assertEqual(cls, 'GenericError')
 
     def test_truncation_at_16_mib(self):
+        skip_unless_carries(self, 16 << 20)
         pid = self.exec('head', ['-c', '17000000', '/dev/zero'], capture='separated')
         st = self.wait(pid, 30)
         out = unb64(st['out-data'])
@@ -163,6 +175,7 @@ class ExecTest(AgentTestCase):
     # ---- input ----
 
     def test_input_data_through_cat(self):
+        skip_unless_carries(self, 1 << 20)
         data = bytes(range(256)) * 400 + b'\x00end'  # > 64 KiB: decoded in the pool
         st = self.wait(self.exec('cat', [], input=b64(data), capture=True))
         self.assertEqual(unb64(st['out-data']), data)
@@ -189,7 +202,7 @@ class ExecTest(AgentTestCase):
         self.assertTrue(st['__org.qgad_timed-out'])
         self.assertLess(took, timeout(3))
         grandchild = int(unb64(st['out-data']))
-        wait_for(lambda: proc_state(grandchild) in (None, 'Z'), what='grandchild killed')
+        wait_for(lambda: self.gone_or_zombie(grandchild), what='grandchild killed')
 
     def test_timeout_invalid(self):
         for bad in (0, -1, 1e12):
@@ -207,14 +220,22 @@ class ExecTest(AgentTestCase):
         self.assertLess(time.monotonic() - t0, timeout(2))
         pid = self.exec('sleep', ['5'], tmo=3)
         t0 = time.monotonic()
+        self.assertEqual(self.c.ok('guest-exec-status', {'pid': pid, '__org.qgad_wait': 200}),
+                         {'exited': False})
+        self.assertGreaterEqual(time.monotonic() - t0, 0.19)
+        self.assertEqual(self.c.err('guest-exec-status', {'pid': pid,
+                                                          '__org.qgad_wait': -1})[1],
+                         "value '-1' is invalid for argument __org.qgad_wait")
+
+    @local_only('a second session served while one waits')
+    def test_wait_holds_only_its_session(self):
+        pid = self.exec('sleep', ['5'], tmo=3)
+        t0 = time.monotonic()
         with Client(self.agent) as other:
             self.c.send('guest-exec-status', {'pid': pid, '__org.qgad_wait': 200})
             self.assertEqual(other.ok('guest-ping'), {})  # other sessions are not held up
             self.assertEqual(self.c.recv_reply()['return'], {'exited': False})
         self.assertGreaterEqual(time.monotonic() - t0, 0.19)
-        self.assertEqual(self.c.err('guest-exec-status', {'pid': pid,
-                                                          '__org.qgad_wait': -1})[1],
-                         "value '-1' is invalid for argument __org.qgad_wait")
 
     def test_wait_dropped_by_sync_keeps_the_status(self):
         pid = self.exec('sleep', ['0.3'], capture=True)
@@ -226,6 +247,7 @@ class ExecTest(AgentTestCase):
 
     # ---- reaping, audit, round trip ----
 
+    @local_only("looks at the agent's children in /proc")
     def test_no_zombies_after_200_execs(self):
         for batch in range(2):  # 2 x 100: the default cap of tracked processes is 128
             pids = [self.exec('true') for _ in range(100)]
@@ -237,6 +259,7 @@ class ExecTest(AgentTestCase):
                 self.assertEqual(self.wait(pid), {'exited': True, 'exitcode': 0})
             self.assertEqual([k for k in children_of(self.agent.pid) if k in pids], [])
 
+    @local_only("reads the agent's log file")
     def test_audit_line_without_secrets(self):
         pid = self.exec('cat', ['audit-arg'], env=['SECRET=hunter2'],
                         input=b64(b'topsecret-input'), capture=True)
@@ -259,6 +282,7 @@ class ExecTest(AgentTestCase):
         self.assertLess(statistics.median(times), timeout(0.5))
 
 
+@local_only('each test starts an agent with its own caps')
 class ExecCapsTest(unittest.TestCase):
     def test_process_cap(self):
         with Agent(config='[qgad]\nmax-exec-processes=3\n') as a:

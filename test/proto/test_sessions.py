@@ -8,7 +8,8 @@ import stat
 import time
 import unittest
 
-from qgadtest import Agent, AgentTestCase, Client, free_tcp_port, main, timeout, wait_for
+from qgadtest import (Agent, AgentTestCase, Client, free_tcp_port, iterations, local_only,
+                      main, timeout, wait_for)
 
 MAX_CLIENTS = 16
 
@@ -32,6 +33,7 @@ def ping_ok(address_or_agent):
 
 
 class SessionTest(AgentTestCase):
+    @local_only('several sessions at once on a fresh agent')
     def test_concurrent_clients_get_only_their_replies(self):
         # a fresh agent: slots of clients closed by other tests are freed asynchronously
         with Agent(verbose=False) as a:
@@ -54,6 +56,7 @@ class SessionTest(AgentTestCase):
             for c in clients:
                 c.close()
 
+    @local_only('several sessions at once')
     def test_disconnect_mid_message(self):
         with Client(self.agent) as b:
             a = Client(self.agent)
@@ -81,10 +84,11 @@ class SessionTest(AgentTestCase):
 
     def test_disconnect_with_unread_replies(self):
         a = Client(self.agent)
-        a.send_raw(b''.join(Client.request('guest-info') for _ in range(200)))
+        a.send_raw(b''.join(Client.request('guest-info') for _ in range(iterations(200))))
         a.close()
         self.assertTrue(ping_ok(self.agent))
 
+    @local_only('a fresh agent and 17 sessions at once')
     def test_client_cap(self):
         with Agent(verbose=False) as a:
             self.client_cap(a)
@@ -153,6 +157,7 @@ class SessionTest(AgentTestCase):
         self.assertEqual(other.cmd('guest-ping', id='end'), {'return': {}, 'id': 'end'})
         self.assertTrue(ping_ok(self.agent))
 
+    @local_only('a second session served while one floods')
     def test_reader_that_never_reads_is_dropped(self):
         """Flood small requests with big replies (guest-info) without reading: past the
         write-queue cap the session is closed; other clients keep being served."""
@@ -160,6 +165,7 @@ class SessionTest(AgentTestCase):
         with Client(self.agent) as other, Client(self.agent) as flood:
             self.flood_until_dropped(flood, other, itertools.repeat(batch))
 
+    @local_only('a second session served while one floods, a file on the host')
     def test_reader_of_huge_replies_never_reads(self):
         """Same with a few 48 MiB guest-file-read replies (64 MiB of base64 each)."""
         with Client(self.agent) as other, Client(self.agent) as flood:
@@ -185,6 +191,7 @@ class SessionTest(AgentTestCase):
         pid = c.ok('guest-exec', {'path': '/bin/sh', 'arg': ['-c', 'sleep %d' % seconds]})
         c.send('guest-exec-status', {'pid': pid['pid'], '__org.qgad_wait': 10000}, id=id)
 
+    @local_only('a second session served while one waits')
     def test_slow_request_does_not_block_other_sessions(self):
         """A session waiting on a slow request; another session is answered meanwhile."""
         self.send_slow_request(self.c, 2, 'slow')
@@ -207,6 +214,7 @@ class SessionTest(AgentTestCase):
         self.c.expect_silence(1.5)
 
 
+@local_only('each test starts an agent with its own listeners')
 class ListenerTest(unittest.TestCase):
     def test_tcp_listen(self):
         with Agent(method='tcp-listen') as a:
