@@ -137,8 +137,10 @@ class Qmp:
 class Guest:
     """One lab VM.  method: virtio-serial | isa-serial | vsock-listen | none."""
 
-    def __init__(self, name, method="virtio-serial", agent_args=(), qemu_ga=False):
+    def __init__(self, name, method="virtio-serial", agent_args=(), qemu_ga=False,
+                 memory_mib=256):
         self.name = name
+        self.memory_mib = memory_mib
         self.method = method
         self.agent_args = list(agent_args)
         self.qemu_ga = qemu_ga
@@ -188,7 +190,8 @@ class Guest:
 
     def argv(self):
         a = [QEMU, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-             "-machine", "pc,accel=" + self.accel, "-smp", "2,maxcpus=3", "-m", "256",
+             "-machine", "pc,accel=" + self.accel, "-smp", "2,maxcpus=3",
+             "-m", str(self.memory_mib),
              "-kernel", self.kernel.image, "-initrd", self.initrd,
              "-append", self.cmdline(), "-serial", "file:" + self.console_log,
              "-qmp", "unix:%s,server=on,wait=off" % self.sock("qmp")]

@@ -85,6 +85,7 @@ class GuestTestCase(unittest.TestCase):
     method = "virtio-serial"
     agent_args = ()
     qemu_ga = False
+    memory_mib = 256
     guest = None
 
     @classmethod
@@ -92,7 +93,8 @@ class GuestTestCase(unittest.TestCase):
         reason = skip_reason()
         if reason:
             raise unittest.SkipTest(reason)
-        cls.guest = lab.Guest(cls.__name__, cls.method, cls.agent_args, cls.qemu_ga).start()
+        cls.guest = lab.Guest(cls.__name__, cls.method, cls.agent_args, cls.qemu_ga,
+                              cls.memory_mib).start()
         report("%s boot-to-agent-ready" % cls.__name__,
                "%.2f s (accel %s)" % (cls.guest.boot_seconds, cls.guest.accel))
 
