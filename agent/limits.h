@@ -8,6 +8,11 @@
 #define QGAD_MAX_NESTING 1024                   /* "JSON nesting depth limit exceeded" */
 /* protocol: partial-message bytes buffered across all sessions at once */
 #define QGAD_MAX_INPUT_TOTAL_BYTES (128u << 20)
+/* protocol: requests of one session still waiting to be written (running, or done behind
+ * a slower one), counted and weighed by message plus reply bytes; past either cap the
+ * session stops reading its stream until half of it has drained */
+#define QGAD_MAX_PENDING_REQUESTS 4096
+#define QGAD_MAX_PENDING_BYTES (160u << 20)
 
 /* transport */
 #define QGAD_DEFAULT_MAX_CLIENTS 16             /* per listener; config max-clients */

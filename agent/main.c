@@ -45,10 +45,17 @@ static void conn_write(void *ctx, char *buf, size_t len)
     transport_write(c->conn, buf, len);
 }
 
+static void conn_pause(void *ctx, bool paused)
+{
+    struct agent_conn *c = ctx;
+
+    transport_pause(c->conn, paused);
+}
+
 static void *conn_open(struct transport_conn *conn, void *user)
 {
     struct agent_conn *c = xmalloc(sizeof(*c));
-    struct proto_session_io io = {.write = conn_write, .ctx = c};
+    struct proto_session_io io = {.write = conn_write, .pause = conn_pause, .ctx = c};
 
     c->conn = conn;
     c->session = proto_session_new(&io, transport_conn_name(conn));

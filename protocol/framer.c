@@ -379,6 +379,11 @@ bool proto_framer_feed(struct proto_framer *f, const char *buf, size_t len)
     return !f->stopped;
 }
 
+size_t proto_framer_message_bytes(const struct proto_framer *f)
+{
+    return f->bytes;
+}
+
 struct proto_framer *proto_framer_new(const struct proto_framer_events *ev)
 {
     struct proto_framer *f = xcalloc(1, sizeof(*f));

@@ -24,6 +24,8 @@ struct proto_framer_events {
 struct proto_framer *proto_framer_new(const struct proto_framer_events *ev);
 /* Returns false if a callback asked to stop. */
 bool proto_framer_feed(struct proto_framer *f, const char *buf, size_t len);
+/* Inside the message callback: the size of the message being delivered. */
+size_t proto_framer_message_bytes(const struct proto_framer *f);
 /* Discards any partial message. */
 void proto_framer_free(struct proto_framer *f);
 

@@ -30,6 +30,7 @@ struct reply_slot {
     yajl_val id;                   /* echoed; owned */
     char *reply;                   /* encoded once done; NULL: nothing to write */
     size_t len;
+    size_t weight; /* message plus reply bytes, counted in the session's held_bytes */
     bool done;
 };
 
@@ -38,9 +39,33 @@ struct proto_session {
     char *name;
     struct proto_framer *framer;
     struct reply_slot *head, *tail;
-    unsigned busy; /* inside feed or flush: freeing is deferred until they return */
+    size_t held, held_bytes; /* slots in the FIFO and their weight (QGAD_MAX_PENDING_*) */
+    bool paused;             /* the stream was asked to stop reading */
+    unsigned busy;           /* inside feed or flush: freeing is deferred until they return */
     bool closing;
 };
+
+/* Past either cap the stream stops; it resumes once both are down to half, so a busy
+ * host is not flipped on and off for every reply. */
+static void session_throttle(struct proto_session *s)
+{
+    bool over = s->held >= QGAD_MAX_PENDING_REQUESTS || s->held_bytes >= QGAD_MAX_PENDING_BYTES;
+    bool under =
+        s->held <= QGAD_MAX_PENDING_REQUESTS / 2 && s->held_bytes <= QGAD_MAX_PENDING_BYTES / 2;
+    if (s->closing || !s->io.pause || (s->paused ? !under : !over))
+        return;
+    s->paused = !s->paused;
+    log_debug("%s: %zu requests waiting for their reply: %s reading", s->name, s->held,
+              s->paused ? "stop" : "resume");
+    s->io.pause(s->io.ctx, s->paused);
+}
+
+static void slot_weigh(struct proto_session *s, struct reply_slot *slot, size_t bytes)
+{
+    slot->weight += bytes;
+    s->held_bytes += bytes;
+    session_throttle(s);
+}
 
 static struct reply_slot *slot_add(struct proto_session *s, yajl_val id)
 {
@@ -52,6 +77,7 @@ static struct reply_slot *slot_add(struct proto_session *s, yajl_val id)
     else
         s->head = slot;
     s->tail = slot;
+    s->held++;
     return slot;
 }
 
@@ -81,6 +107,10 @@ static void slot_detach(struct reply_slot *slot)
 
 static void slot_free(struct reply_slot *slot)
 {
+    struct proto_session *s = slot->session;
+    s->held--;
+    s->held_bytes -= slot->weight;
+    session_throttle(s);
     slot_detach(slot);
     json_free(slot->id);
     free(slot->reply);
@@ -132,6 +162,7 @@ static void slot_set_error(struct reply_slot *slot, const char *err_class, const
 {
     slot->reply = proto_reply_error(err_class, desc, slot->id, &slot->len);
     slot->done = true;
+    slot_weigh(slot->session, slot, slot->len);
 }
 
 static void encoding_run(uv_work_t *req)
@@ -151,6 +182,7 @@ static void encoding_done(uv_work_t *req, int status)
         slot->reply = e->reply;
         slot->len = e->len;
         slot->done = true;
+        slot_weigh(slot->session, slot, slot->len);
     } else {
         free(e->reply);
     }
@@ -213,6 +245,7 @@ static void session_call_done(cmd_call *call)
             encode_in_pool(slot, call, delimited))
             return;
         slot->reply = proto_reply_return(call->result, slot->id, delimited, &slot->len);
+        slot_weigh(slot->session, slot, slot->len);
     }
     slot->done = true;
     slot->call = NULL;
@@ -252,6 +285,7 @@ static void session_dispatch(struct proto_session *s, yajl_val msg)
     struct proto_request req;
     char *err = proto_request_check(msg, &req);
     struct reply_slot *slot = slot_add(s, req.id);
+    slot_weigh(s, slot, proto_framer_message_bytes(s->framer));
 
     if (err) {
         json_free(msg);

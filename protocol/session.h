@@ -5,6 +5,7 @@
 #ifndef QGAD_PROTOCOL_SESSION_H
 #define QGAD_PROTOCOL_SESSION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct proto_session;
@@ -13,6 +14,10 @@ struct proto_session_io {
     /* Write one encoded reply (takes ownership of buf, malloc'd). */
     void (*write)(void *ctx, char *buf, size_t len);
     void *ctx;
+    /* Stop (true) or resume (false) reading the stream: asked while too many requests wait
+     * for their reply (QGAD_MAX_PENDING_*), so a host cannot pile up work without bound.
+     * May be NULL. Bytes already read keep being fed. */
+    void (*pause)(void *ctx, bool paused);
 };
 
 struct proto_session *proto_session_new(const struct proto_session_io *io, const char *name);

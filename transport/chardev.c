@@ -96,13 +96,18 @@ static bool device_replaced(const struct transport_chardev *dev)
     return held.st_dev != now.st_dev || held.st_ino != now.st_ino || held.st_rdev != now.st_rdev;
 }
 
+/* Paused with nothing to write, the device is not polled at all: a hangup is then seen
+ * when reading resumes. */
 static void dev_poll_update(struct transport_chardev *dev)
 {
-    int events = UV_READABLE;
+    int events = dev->conn && dev->conn->base.paused ? 0 : UV_READABLE;
 
     if (dev->conn && dev->conn->head)
         events |= UV_WRITABLE;
-    uv_poll_start(&dev->poll, events, dev->poll.poll_cb);
+    if (events)
+        uv_poll_start(&dev->poll, events, dev->poll.poll_cb);
+    else
+        uv_poll_stop(&dev->poll);
 }
 
 /* ---- the connection ---- */
@@ -164,9 +169,18 @@ static void conn_write(struct transport_conn *conn, char *buf, size_t len)
         dev_poll_update(c->dev);
 }
 
+static void conn_pause(struct transport_conn *conn)
+{
+    struct chardev_conn *c = (struct chardev_conn *)conn;
+
+    if (c->dev && !c->dev->waiting_host)
+        dev_poll_update(c->dev);
+}
+
 static const struct transport_conn_ops chardev_conn_ops = {
     .write = conn_write,
     .shutdown = conn_shutdown,
+    .pause = conn_pause,
 };
 
 static void dev_connect(struct transport_chardev *dev)
@@ -280,6 +294,8 @@ static void on_sigio(uv_signal_t *h, int signum)
 static bool dev_read(struct transport_chardev *dev)
 {
     for (int i = 0; i < CHARDEV_READS_PER_WAKEUP; i++) {
+        if (dev->conn && dev->conn->base.paused)
+            return true;
         ssize_t n = read(dev->fd, dev->rbuf, sizeof(dev->rbuf));
         if (n > 0) {
             if (!dev->conn)

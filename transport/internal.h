@@ -69,6 +69,8 @@ struct transport_conn_ops {
     /* Stop all I/O and start closing the backend's handles; their close callback must call
      * transport_conn_release() and then free the container. */
     void (*shutdown)(struct transport_conn *conn);
+    /* Stop or restart reading (conn->paused already says which). */
+    void (*pause)(struct transport_conn *conn);
 };
 
 struct transport_conn {
@@ -78,6 +80,7 @@ struct transport_conn {
     char *name;
     size_t queued;    /* bytes handed to write() and not yet written */
     bool ending;      /* shutdown started */
+    bool paused;      /* reading stopped by transport_pause() */
     bool close_fired; /* events.close() done */
     struct transport_conn *prev, *next;
 };

@@ -115,9 +115,25 @@ static void conn_shutdown(struct transport_conn *conn)
     uv_close((uv_handle_t *)&c->pipe, conn_close_cb);
 }
 
+static void conn_pause(struct transport_conn *conn)
+{
+    struct listener_conn *c = (struct listener_conn *)conn;
+
+    if (conn->paused) {
+        uv_read_stop((uv_stream_t *)&c->pipe);
+        return;
+    }
+    int rc = uv_read_start((uv_stream_t *)&c->pipe, conn_alloc_cb, conn_read_cb);
+    if (rc < 0) {
+        log_warning("%s: cannot read: %s", conn->name, uv_strerror(rc));
+        transport_conn_end(conn);
+    }
+}
+
 static const struct transport_conn_ops listener_conn_ops = {
     .write = conn_write,
     .shutdown = conn_shutdown,
+    .pause = conn_pause,
 };
 
 static void reject_close_cb(uv_handle_t *h)

@@ -237,6 +237,16 @@ void transport_write(struct transport_conn *conn, char *buf, size_t len)
     conn->ops->write(conn, buf, len);
 }
 
+void transport_pause(struct transport_conn *conn, bool paused)
+{
+    if (conn->ending || !conn->ch || conn->paused == paused)
+        return;
+    conn->paused = paused;
+    log_debug("%s: %s reading", conn->name, paused ? "stop" : "resume");
+    if (conn->ops->pause)
+        conn->ops->pause(conn);
+}
+
 const char *transport_conn_name(const struct transport_conn *conn)
 {
     return conn->name;

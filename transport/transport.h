@@ -47,6 +47,9 @@ void transport_channel_close(struct transport_channel *ch);
 /* Queue bytes on a connection (takes ownership of buf). Past QGAD_MAX_WRITE_QUEUE_BYTES
  * unsent, the connection is dropped (close event follows). */
 void transport_write(struct transport_conn *conn, char *buf, size_t len);
+/* Stop (true) or resume (false) reading the connection: the session above has too much
+ * work pending. Bytes already read are still delivered. */
+void transport_pause(struct transport_conn *conn, bool paused);
 /* A short description for logs ("unix:/run/x.sock#3", "virtio-serial"). */
 const char *transport_conn_name(const struct transport_conn *conn);
 

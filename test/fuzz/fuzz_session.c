@@ -63,6 +63,14 @@ static void on_write(void *ctx, char *buf, size_t len)
     free(buf);
 }
 
+static bool paused;
+
+static void on_pause(void *ctx, bool pause)
+{
+    FUZZ_CHECK(pause != paused, "the session paused or resumed its stream twice");
+    paused = pause;
+}
+
 /* Up to three cut points derived from the input itself, so that a crash replays exactly
  * and the fuzzer explores resumption at every token boundary it can reach. */
 static size_t chunk_cuts(const uint8_t *data, size_t size, size_t cuts[3])
@@ -92,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         restrict_commands();
         ready = true;
     }
-    struct proto_session_io io = {on_write, NULL};
+    struct proto_session_io io = {.write = on_write, .pause = on_pause};
     struct proto_session *s = proto_session_new(&io, "fuzz");
     size_t cuts[3], n = chunk_cuts(data, size, cuts), at = 0;
 

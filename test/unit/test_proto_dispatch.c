@@ -25,7 +25,7 @@ static void sink_write(void *ctx, char *buf, size_t len)
 
 static struct proto_session *session_new(void)
 {
-    struct proto_session_io io = {sink_write, NULL};
+    struct proto_session_io io = {.write = sink_write};
     written.len = 0;
     return proto_session_new(&io, "dispatch-test");
 }

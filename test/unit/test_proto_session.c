@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include "agent/limits.h"
 #include "agent/xalloc.h"
 #include "commands/call.h"
 #include "commands/json.h"
@@ -151,7 +152,7 @@ static struct sink sink;
 
 static struct proto_session *session_new(void)
 {
-    struct proto_session_io io = {sink_write, &sink};
+    struct proto_session_io io = {.write = sink_write, .ctx = &sink};
     proto_buf_release(&sink.out);
     memset(&sink, 0, sizeof(sink));
     memset(pending, 0, sizeof(pending));
@@ -174,6 +175,16 @@ static void expect_out(const char *want)
     sink.out.len = 0;
 }
 
+static int pauses, resumes; /* io.pause calls */
+
+static void count_pause(void *ctx, bool paused)
+{
+    if (paused)
+        pauses++;
+    else
+        resumes++;
+}
+
 static void teardown_check(struct proto_session *s)
 {
     proto_session_free(s);
@@ -182,6 +193,33 @@ static void teardown_check(struct proto_session *s)
 }
 
 /* ---- tests ---- */
+
+/* Replies held behind a call that never ends must not pile up without bound: the stream
+ * is paused at QGAD_MAX_PENDING_REQUESTS and resumed once half of them are written. */
+static void test_backlog_pauses_the_stream(void **state)
+{
+    struct proto_session_io io = {.write = sink_write, .ctx = &sink, .pause = count_pause};
+    struct proto_session *s;
+    proto_buf_release(&sink.out);
+    memset(&sink, 0, sizeof(sink));
+    n_pending = 0;
+    pauses = resumes = 0;
+    s = proto_session_new(&io, "test");
+
+    feed(s, "{\"execute\":\"slow\"}");
+    for (size_t i = 1; i < QGAD_MAX_PENDING_REQUESTS - 1; i++)
+        feed(s, "{\"execute\":\"instant\"}");
+    assert_int_equal(pauses, 0);
+    feed(s, "{\"execute\":\"instant\"}");
+    assert_int_equal(pauses, 1);
+    feed(s, "{\"execute\":\"instant\"}{\"execute\":\"instant\"}"); /* read already */
+    assert_int_equal(pauses, 1);
+    assert_int_equal(sink.writes, 0);
+    finish_slow(0);
+    assert_int_equal(sink.writes, QGAD_MAX_PENDING_REQUESTS + 2);
+    assert_int_equal(resumes, 1);
+    teardown_check(s);
+}
 
 static void test_instant_reply(void **state)
 {
@@ -411,6 +449,7 @@ int main(void)
         cmocka_unit_test(test_free_with_running_call),
         cmocka_unit_test(test_closed_inside_write),
         cmocka_unit_test(test_big_reply_encoded_off_loop),
+        cmocka_unit_test(test_backlog_pauses_the_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
