@@ -57,9 +57,12 @@ def summary(output):
     ran = int(m.group(1)) if m else 0
     m = re.search(r"^(?:OK|FAILED) \(.*?skipped=(\d+)", output, re.M)
     skipped = int(m.group(1)) if m else 0
-    skips = [line.strip() for line in output.splitlines() if " ... skipped " in line]
-    skips += ["setUpClass: " + line.strip() for line in output.splitlines()
-              if line.startswith("setUpClass") and "skipped" in line]
+    skips, name = [], ""
+    for line in output.splitlines():
+        if re.match(r"\w+ \([\w.]+\)", line):  # "test_x (module.Class.test_x)"
+            name = line.split()[0]
+        if " ... skipped " in line:
+            skips.append("%s: %s" % (name, line.split(" ... skipped ", 1)[1]))
     return ran, skipped, skips
 
 
