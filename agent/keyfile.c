@@ -81,16 +81,10 @@ static bool key_name_valid(const char *k)
     return *q == '\0';
 }
 
+/* Duplicates are kept: lookups scan from the end, so a later one wins, as in GLib, and
+ * a file of many keys costs linear time, not quadratic. */
 static void add_entry(struct agent_keyfile *kf, const char *group, char *key, const char *value)
 {
-    for (size_t i = 0; i < kf->n; i++) {
-        if (!strcmp(kf->v[i].group, group) && !strcmp(kf->v[i].key, key)) {
-            free(kf->v[i].value); /* a later duplicate wins, as in GLib */
-            kf->v[i].value = xstrdup(value);
-            free(key);
-            return;
-        }
-    }
     if (kf->n == kf->cap) {
         kf->cap = kf->cap ? kf->cap * 2 : 16;
         kf->v = xrealloc(kf->v, kf->cap * sizeof(*kf->v));
@@ -194,7 +188,7 @@ void agent_keyfile_free(struct agent_keyfile *kf)
 
 static const char *raw_value(const struct agent_keyfile *kf, const char *group, const char *key)
 {
-    for (size_t i = 0; i < kf->n; i++)
+    for (size_t i = kf->n; i-- > 0;)
         if (!strcmp(kf->v[i].group, group) && !strcmp(kf->v[i].key, key))
             return kf->v[i].value;
     return NULL;

@@ -17,6 +17,8 @@
 /* transport */
 #define QGAD_DEFAULT_MAX_CLIENTS 16             /* per listener; config max-clients */
 #define QGAD_MAX_WRITE_QUEUE_BYTES (160u << 20) /* unsent reply bytes; one 48 MiB read fits */
+#define QGAD_WRITE_BUFFER_OVERHEAD 256          /* charged per queued reply: its write request,
+                                                   bookkeeping and allocator headers */
 #define QGAD_READ_CHUNK 4096
 #define QGAD_RETRY_PATH_MS 5000                 /* -r: reopen interval, as upstream */
 #define QGAD_POOL_FREE_BYTES (1u << 20)         /* larger buffers are freed off the loop */

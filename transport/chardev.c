@@ -118,7 +118,7 @@ static void conn_drop_queue(struct chardev_conn *c)
         struct chardev_wbuf *w = c->head;
         c->head = w->next;
         transport_conn_written(&c->base, w->len - w->off);
-        transport_buf_free(w->buf, w->len);
+        transport_conn_buf_done(&c->base, w->buf, w->len);
         free(w);
     }
     c->tail = NULL;
@@ -340,7 +340,7 @@ static void dev_flush(struct transport_chardev *dev)
             c->head = w->next;
             if (!c->head)
                 c->tail = NULL;
-            transport_buf_free(w->buf, w->len);
+            transport_conn_buf_done(&c->base, w->buf, w->len);
             free(w);
         }
     }

@@ -78,7 +78,8 @@ struct transport_conn {
     const struct transport_conn_ops *ops;
     void *ctx;
     char *name;
-    size_t queued;    /* bytes handed to write() and not yet written */
+    size_t queued;    /* bytes handed to write() and not yet written, plus
+                         QGAD_WRITE_BUFFER_OVERHEAD per queued buffer */
     bool ending;      /* shutdown started */
     bool paused;      /* reading stopped by transport_pause() */
     bool close_fired; /* events.close() done */
@@ -96,6 +97,9 @@ void transport_conn_end(struct transport_conn *conn);
 void transport_conn_release(struct transport_conn *conn);
 /* Account a write completion (or a discarded buffer) of len bytes. */
 void transport_conn_written(struct transport_conn *conn, size_t len);
+/* A queued buffer is written or discarded (its bytes already accounted with
+ * transport_conn_written): release its bookkeeping share of the cap and free it. */
+void transport_conn_buf_done(struct transport_conn *conn, char *buf, size_t len);
 /* Free a written or discarded reply buffer. Returning a large one to the kernel takes
  * milliseconds (munmap of every touched page), so that happens in the threadpool. */
 void transport_buf_free(char *buf, size_t len);

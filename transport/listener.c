@@ -71,7 +71,7 @@ static void conn_write_cb(uv_write_t *req, int status)
     struct listener_conn *c = w->conn;
 
     transport_conn_written(&c->base, w->len);
-    transport_buf_free(w->buf, w->len);
+    transport_conn_buf_done(&c->base, w->buf, w->len);
     free(w);
     if (status < 0 && status != UV_ECANCELED) {
         log_debug("%s: write error: %s", c->base.name, uv_strerror(status));
@@ -92,7 +92,7 @@ static void conn_write(struct transport_conn *conn, char *buf, size_t len)
     if (rc < 0) {
         log_debug("%s: write error: %s", conn->name, uv_strerror(rc));
         transport_conn_written(conn, len);
-        transport_buf_free(buf, len);
+        transport_conn_buf_done(conn, buf, len);
         free(w);
         transport_conn_end(conn);
     }

@@ -211,6 +211,12 @@ void transport_conn_written(struct transport_conn *conn, size_t len)
     conn->queued = len < conn->queued ? conn->queued - len : 0;
 }
 
+void transport_conn_buf_done(struct transport_conn *conn, char *buf, size_t len)
+{
+    transport_conn_written(conn, QGAD_WRITE_BUFFER_OVERHEAD);
+    transport_buf_free(buf, len);
+}
+
 void transport_buf_free(char *buf, size_t len)
 {
     if (len < QGAD_POOL_FREE_BYTES) {
@@ -226,14 +232,17 @@ void transport_write(struct transport_conn *conn, char *buf, size_t len)
         transport_buf_free(buf, len);
         return;
     }
-    if (len > QGAD_MAX_WRITE_QUEUE_BYTES - conn->queued) {
+    /* a queued reply costs its bookkeeping too: a flood of tiny replies to a peer that
+     * never reads must hit the cap as surely as a few big ones */
+    size_t cost = len + QGAD_WRITE_BUFFER_OVERHEAD;
+    if (cost > QGAD_MAX_WRITE_QUEUE_BYTES - conn->queued) {
         log_warning("%s: peer is not reading (%zu bytes unsent), dropping the connection",
                     conn->name, conn->queued);
         transport_buf_free(buf, len);
         transport_conn_end(conn);
         return;
     }
-    conn->queued += len;
+    conn->queued += cost;
     conn->ops->write(conn, buf, len);
 }
 

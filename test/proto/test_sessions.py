@@ -165,6 +165,23 @@ class SessionTest(AgentTestCase):
         with Client(self.agent) as other, Client(self.agent) as flood:
             self.flood_until_dropped(flood, other, itertools.repeat(batch))
 
+    @local_only('a second session served while one floods, the agent\'s /proc entry')
+    def test_reader_of_tiny_replies_never_reads(self):
+        """Same with tiny replies (guest-ping): their count, not their bytes, is what costs
+        memory, and it must hit the cap too (1M pings are only ~15 MB of reply text)."""
+        batch = Client.request('guest-ping') * 10000
+
+        def pings():
+            yield from itertools.repeat(batch, 100)
+            raise AssertionError('1M unread ping replies did not hit the write-queue cap')
+
+        with Client(self.agent) as other, Client(self.agent) as flood:
+            self.flood_until_dropped(flood, other, pings())
+        if timeout(1) == 1:  # sanitizer builds keep freed memory in quarantine
+            with open('/proc/%d/status' % self.agent.pid) as f:
+                hwm_kib = int(next(l for l in f if l.startswith('VmHWM:')).split()[1])
+            self.assertLess(hwm_kib, 512 << 10, 'peak RSS %d KiB' % hwm_kib)
+
     @local_only('a second session served while one floods, a file on the host')
     def test_reader_of_huge_replies_never_reads(self):
         """Same with a few 48 MiB guest-file-read replies (64 MiB of base64 each)."""
