@@ -23,6 +23,7 @@
 #define QGAD_RETRY_PATH_MS 5000                 /* -r: reopen interval, as upstream */
 #define QGAD_POOL_FREE_BYTES (1u << 20)         /* larger buffers are freed off the loop */
 #define QGAD_POOL_ENCODE_BYTES (256u << 10)     /* larger results are encoded off the loop */
+#define QGAD_POOL_FREE_VALUES 65536             /* bigger partial requests are freed off it */
 
 /* commands */
 #define QGAD_MAX_READ_COUNT (48u << 20)         /* guest-file-read count */

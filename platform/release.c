@@ -1,5 +1,6 @@
 #include "platform/release.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <uv.h>
 
@@ -32,4 +33,9 @@ void plat_release_in_pool(void (*release)(void *), void *p)
         free(w);
         release(p);
     }
+}
+
+void plat_heap_trim(void)
+{
+    malloc_trim(0);
 }

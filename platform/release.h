@@ -6,4 +6,8 @@
 /* Runs release(p) on a threadpool thread (on the calling thread if the pool refuses). */
 void plat_release_in_pool(void (*release)(void *), void *p);
 
+/* Give the heap's free memory back to the kernel (glibc keeps freed small chunks). Call it
+ * from a pool thread after freeing something with very many nodes. */
+void plat_heap_trim(void);
+
 #endif

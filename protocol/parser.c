@@ -9,8 +9,10 @@
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
+#include "agent/limits.h"
 #include "agent/xalloc.h"
 #include "commands/json.h"
+#include "platform/release.h"
 
 #define ERR_PREFIX "JSON parse error, "
 #define SMALL_OBJECT 8 /* objects up to this size are checked pairwise for duplicate keys */
@@ -29,6 +31,7 @@ struct proto_parser {
     } * subst; /* strings the framer took out of the text, by token number */
     size_t n_subst, cap_subst, next_subst;
     size_t strings;   /* string tokens (keys and values) seen so far */
+    size_t values;    /* values in root so far */
     const char *span; /* the last bytes fed to yajl: errors point into them */
     size_t span_len;
     char *error;
@@ -43,6 +46,7 @@ static int parser_fail(struct proto_parser *p, const char *detail)
 
 static int attach(struct proto_parser *p, yajl_val v)
 {
+    p->values++;
     if (p->depth == 0) {
         p->root = v;
         return 1;
@@ -279,13 +283,25 @@ struct proto_parser *proto_parser_new(void)
     return xcalloc(1, sizeof(struct proto_parser));
 }
 
+/* Pool thread: a tree of millions of nodes takes tens of ms to free, and glibc keeps the
+ * freed small chunks in the heap unless asked to give them back. */
+static void tree_release(void *tree)
+{
+    json_free(tree);
+    plat_heap_trim();
+}
+
 void proto_parser_reset(struct proto_parser *p)
 {
     if (p->yajl)
         yajl_free(p->yajl);
     p->yajl = NULL;
-    json_free(p->root);
+    if (p->root && p->values > QGAD_POOL_FREE_VALUES)
+        plat_release_in_pool(tree_release, p->root);
+    else
+        json_free(p->root);
     p->root = NULL;
+    p->values = 0;
     p->depth = 0;
     while (p->next_subst < p->n_subst)
         free(p->subst[p->next_subst++].str);

@@ -94,6 +94,29 @@ struct reply_encoding {
     size_t len;
 };
 
+/* Frees a finished call. One holding a big value (the 64 MiB payload of a guest-file-write)
+ * is freed in the threadpool: unmapping that much would stall the loop for milliseconds. */
+static void call_free_any(void *call)
+{
+    cmd_call_free(call);
+    plat_heap_trim();
+}
+
+static void value_free_any(void *v)
+{
+    json_free(v);
+    plat_heap_trim();
+}
+
+/* An id can be as big as any request (a hostile host's millions of nodes). */
+static void value_release(yajl_val v)
+{
+    if (proto_encode_size_exceeds(v, QGAD_POOL_ENCODE_BYTES))
+        plat_release_in_pool(value_free_any, v);
+    else
+        json_free(v);
+}
+
 /* Whoever still works for the slot will find nobody waiting. */
 static void slot_detach(struct reply_slot *slot)
 {
@@ -112,7 +135,7 @@ static void slot_free(struct reply_slot *slot)
     s->held_bytes -= slot->weight;
     session_throttle(s);
     slot_detach(slot);
-    json_free(slot->id);
+    value_release(slot->id);
     free(slot->reply);
     free(slot);
 }
@@ -186,17 +209,10 @@ static void encoding_done(uv_work_t *req, int status)
     } else {
         free(e->reply);
     }
-    json_free(e->id);
+    value_release(e->id);
     free(e);
     if (slot)
         session_flush(slot->session);
-}
-
-/* Frees a finished call. One holding a big value (the 64 MiB payload of a guest-file-write)
- * is freed in the threadpool: unmapping that much would stall the loop for milliseconds. */
-static void call_free_any(void *call)
-{
-    cmd_call_free(call);
 }
 
 static void call_release(cmd_call *call)
@@ -288,14 +304,14 @@ static void session_dispatch(struct proto_session *s, yajl_val msg)
     slot_weigh(s, slot, proto_framer_message_bytes(s->framer));
 
     if (err) {
-        json_free(msg);
+        value_release(msg);
         slot_set_error(slot, ERR_GENERIC, err);
         free(err);
         session_flush(s);
         return;
     }
     cmd_call *call = cmd_call_new(req.execute, req.args, session_call_done, slot);
-    json_free(msg);
+    value_release(msg);
     slot->call = call;
     if (is_barrier(call))
         session_barrier(s, slot, call->cmd->name);

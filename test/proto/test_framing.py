@@ -4,7 +4,8 @@
 import time
 import unittest
 
-from qgadtest import AgentTestCase, Client, iterations, main, skip_unless_carries
+from qgadtest import (AgentTestCase, Client, iterations, local_only, main, skip_unless_carries,
+                      timeout, wait_for)
 
 NESTING = 1024
 TOKEN_COUNT = 2 << 20
@@ -145,6 +146,24 @@ class FramingTest(AgentTestCase):
                    b'0,' * (TOKEN_COUNT + 16))
         skip_unless_carries(self, len(payload))
         self.assertCapThenPing(payload, 'JSON token count limit exceeded')
+
+    @local_only('reads the agent\'s /proc entry')
+    def test_huge_messages_give_their_memory_back(self):
+        """A message of a million nodes (a rejected one, and a valid one with a huge id)
+        must not leave the agent holding the ~80 MiB its tree took."""
+        if timeout(1) != 1:
+            self.skipTest('sanitizer builds keep freed memory in quarantine')
+        many = b'0,' * 900000 + b'0]'
+        self.assertCapThenPing(b'{"execute": "guest-ping", "arguments": {"x": [' +
+                               b'0,' * (TOKEN_COUNT + 16), 'JSON token count limit exceeded')
+        self.c.send_raw(b'{"execute": "guest-ping", "id": [' + many + b'}')
+        self.assertEqual(len(self.c.recv_reply(60)['id']), 900001)
+
+        def rss_kib():
+            with open('/proc/%d/status' % self.agent.pid) as f:
+                return int(next(l for l in f if l.startswith('VmRSS:')).split()[1])
+        # the trees are freed in the threadpool: give it a moment
+        wait_for(lambda: rss_kib() < 32 << 10, what='agent RSS back under 32 MiB')
 
     def test_token_size_limit(self):
         payload = b'{"execute": "guest-ping", "id": "' + b'a' * (TOKEN_BYTES + 64)
