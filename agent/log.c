@@ -254,7 +254,8 @@ void agent_log_resume(void)
     pthread_mutex_unlock(&log_lock);
 }
 
-static void log_v(enum log_level level, bool audit, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void log_v(enum log_level level, bool audit,
+                                                        const char *fmt, va_list ap)
 {
     char *msg = NULL;
 
