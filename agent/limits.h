@@ -3,9 +3,9 @@
 #define QGAD_AGENT_LIMITS_H
 
 /* protocol: per message, as upstream's json-streamer/json-lexer */
-#define QGAD_MAX_MESSAGE_BYTES (64u << 20)      /* "JSON token size limit exceeded" */
-#define QGAD_MAX_MESSAGE_TOKENS (2u << 20)      /* "JSON token count limit exceeded" */
-#define QGAD_MAX_NESTING 1024                   /* "JSON nesting depth limit exceeded" */
+#define QGAD_MAX_MESSAGE_BYTES (64u << 20) /* "JSON token size limit exceeded" */
+#define QGAD_MAX_MESSAGE_TOKENS (2u << 20) /* "JSON token count limit exceeded" */
+#define QGAD_MAX_NESTING 1024              /* "JSON nesting depth limit exceeded" */
 /* protocol: partial-message bytes buffered across all sessions at once */
 #define QGAD_MAX_INPUT_TOTAL_BYTES (128u << 20)
 /* protocol: requests of one session still waiting to be written (running, or done behind
@@ -17,24 +17,25 @@
 /* transport */
 #define QGAD_DEFAULT_MAX_CLIENTS 16             /* per listener; config max-clients */
 #define QGAD_MAX_WRITE_QUEUE_BYTES (160u << 20) /* unsent reply bytes; one 48 MiB read fits */
-#define QGAD_WRITE_BUFFER_OVERHEAD 256          /* charged per queued reply: its write request,
-                                                   bookkeeping and allocator headers */
+/* charged per queued reply against the write queue: its write request, bookkeeping and
+ * allocator headers */
+#define QGAD_WRITE_BUFFER_OVERHEAD 256
 #define QGAD_READ_CHUNK 4096
-#define QGAD_RETRY_PATH_MS 5000                 /* -r: reopen interval, as upstream */
-#define QGAD_POOL_FREE_BYTES (1u << 20)         /* larger buffers are freed off the loop */
-#define QGAD_POOL_ENCODE_BYTES (256u << 10)     /* larger results are encoded off the loop */
-#define QGAD_POOL_FREE_VALUES 65536             /* bigger partial requests are freed off it */
+#define QGAD_RETRY_PATH_MS 5000             /* -r: reopen interval, as upstream */
+#define QGAD_POOL_FREE_BYTES (1u << 20)     /* larger buffers are freed off the loop */
+#define QGAD_POOL_ENCODE_BYTES (256u << 10) /* larger results are encoded off the loop */
+#define QGAD_POOL_FREE_VALUES 65536         /* bigger partial requests are freed off it */
 
 /* commands */
-#define QGAD_MAX_READ_COUNT (48u << 20)         /* guest-file-read count */
+#define QGAD_MAX_READ_COUNT (48u << 20) /* guest-file-read count */
 #define QGAD_DEFAULT_MAX_FILE_HANDLES 256
 #define QGAD_DEFAULT_MAX_EXEC_PROCESSES 128
-#define QGAD_EXEC_STREAM_CAP (16u << 20)        /* per captured stream, as upstream */
+#define QGAD_EXEC_STREAM_CAP (16u << 20) /* per captured stream, as upstream */
 #define QGAD_DEFAULT_EXEC_OUTPUT_TOTAL (256u << 20)
-#define QGAD_EXEC_MAX_WAIT_MS 600000            /* guest-exec-status __org.qgad_wait, clamped */
-#define QGAD_EXEC_MAX_WAITERS 64                /* exec-status calls waiting at once */
+#define QGAD_EXEC_MAX_WAIT_MS 600000 /* guest-exec-status __org.qgad_wait, clamped */
+#define QGAD_EXEC_MAX_WAITERS 64     /* exec-status calls waiting at once */
 
 /* agent */
-#define QGAD_LOG_RING_BYTES (256u << 10)        /* log kept in memory while frozen */
+#define QGAD_LOG_RING_BYTES (256u << 10) /* log kept in memory while frozen */
 
 #endif

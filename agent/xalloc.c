@@ -14,11 +14,26 @@ static void *checked(void *p)
     return p;
 }
 
-void *xmalloc(size_t size) { return checked(malloc(size ? size : 1)); }
-void *xcalloc(size_t n, size_t size) { return checked(calloc(n ? n : 1, size ? size : 1)); }
-void *xrealloc(void *p, size_t size) { return checked(realloc(p, size ? size : 1)); }
-char *xstrdup(const char *s) { return checked(strdup(s)); }
-char *xstrndup(const char *s, size_t n) { return checked(strndup(s, n)); }
+void *xmalloc(size_t size)
+{
+    return checked(malloc(size ? size : 1));
+}
+void *xcalloc(size_t n, size_t size)
+{
+    return checked(calloc(n ? n : 1, size ? size : 1));
+}
+void *xrealloc(void *p, size_t size)
+{
+    return checked(realloc(p, size ? size : 1));
+}
+char *xstrdup(const char *s)
+{
+    return checked(strdup(s));
+}
+char *xstrndup(const char *s, size_t n)
+{
+    return checked(strndup(s, n));
+}
 
 char *xasprintf(const char *fmt, ...)
 {

@@ -7,20 +7,20 @@
 #include <yajl/yajl_tree.h>
 
 enum arg_type {
-    ARG_INT,          /* must fit int64 */
+    ARG_INT, /* must fit int64 */
     ARG_UINT64,
-    ARG_NUMBER,       /* any JSON number */
+    ARG_NUMBER, /* any JSON number */
     ARG_STR,
     ARG_BOOL,
-    ARG_ENUM,         /* string, one of .values */
-    ARG_ARRAY,        /* elements of .elem (with .values/.members for enum/object elements) */
-    ARG_OBJECT,       /* struct with .members */
-    ARG_ALT_INT_ENUM, /* alternate: integer, or string from .values (GuestFileWhence) */
-    ARG_ALT_BOOL_ENUM,/* alternate: bool, or string from .values (GuestExecCaptureOutput) */
+    ARG_ENUM,          /* string, one of .values */
+    ARG_ARRAY,         /* elements of .elem (with .values/.members for enum/object elements) */
+    ARG_OBJECT,        /* struct with .members */
+    ARG_ALT_INT_ENUM,  /* alternate: integer, or string from .values (GuestFileWhence) */
+    ARG_ALT_BOOL_ENUM, /* alternate: bool, or string from .values (GuestExecCaptureOutput) */
 };
 
 struct arg_spec {
-    const char *name;               /* NULL ends a list */
+    const char *name; /* NULL ends a list */
     enum arg_type type;
     bool optional;
     const char *const *values;      /* enum values, NULL-terminated */

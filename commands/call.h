@@ -23,12 +23,12 @@ struct cmd_call {
     yajl_val args;             /* validated "arguments" object, or NULL; owned */
     /* outcome, valid once finished */
     bool finished;
-    yajl_val result;           /* owned */
-    const char *err_class;     /* static text; NULL on success */
-    char *err_desc;            /* owned */
+    yajl_val result;       /* owned */
+    const char *err_class; /* static text; NULL on success */
+    char *err_desc;        /* owned */
     /* completion: on_done runs once, on the loop thread, possibly inside cmd_call_start */
     void (*on_done)(cmd_call *call);
-    void *owner;               /* the waiting session record; NULL once nobody waits */
+    void *owner; /* the waiting session record; NULL once nobody waits */
     /* resource serialisation */
     struct cmd_serial *serial;
     cmd_call *serial_next;

@@ -15,10 +15,22 @@ static yajl_val value_new(yajl_type type)
     return v;
 }
 
-yajl_val json_object(void) { return value_new(yajl_t_object); }
-yajl_val json_array(void) { return value_new(yajl_t_array); }
-yajl_val json_null(void) { return value_new(yajl_t_null); }
-yajl_val json_bool(bool b) { return value_new(b ? yajl_t_true : yajl_t_false); }
+yajl_val json_object(void)
+{
+    return value_new(yajl_t_object);
+}
+yajl_val json_array(void)
+{
+    return value_new(yajl_t_array);
+}
+yajl_val json_null(void)
+{
+    return value_new(yajl_t_null);
+}
+yajl_val json_bool(bool b)
+{
+    return value_new(b ? yajl_t_true : yajl_t_false);
+}
 
 yajl_val json_string_take(char *s)
 {
@@ -27,8 +39,14 @@ yajl_val json_string_take(char *s)
     return v;
 }
 
-yajl_val json_string(const char *s) { return json_string_take(xstrdup(s)); }
-yajl_val json_string_len(const char *s, size_t len) { return json_string_take(xstrndup(s, len)); }
+yajl_val json_string(const char *s)
+{
+    return json_string_take(xstrdup(s));
+}
+yajl_val json_string_len(const char *s, size_t len)
+{
+    return json_string_take(xstrndup(s, len));
+}
 
 yajl_val json_number_text(const char *text, size_t len)
 {
@@ -75,7 +93,10 @@ yajl_val json_double(double d)
 }
 
 /* Arrays grow by doubling; the capacity is implied by len (next power of two). */
-static bool needs_growth(size_t len) { return len == 0 || (len & (len - 1)) == 0; }
+static bool needs_growth(size_t len)
+{
+    return len == 0 || (len & (len - 1)) == 0;
+}
 
 void json_object_add(yajl_val obj, const char *key, yajl_val value)
 {
@@ -101,10 +122,22 @@ void json_array_add(yajl_val arr, yajl_val value)
     arr->u.array.len = n + 1;
 }
 
-void json_object_add_str(yajl_val obj, const char *key, const char *s) { json_object_add(obj, key, json_string(s)); }
-void json_object_add_int(yajl_val obj, const char *key, int64_t v) { json_object_add(obj, key, json_int(v)); }
-void json_object_add_uint(yajl_val obj, const char *key, uint64_t v) { json_object_add(obj, key, json_uint(v)); }
-void json_object_add_bool(yajl_val obj, const char *key, bool b) { json_object_add(obj, key, json_bool(b)); }
+void json_object_add_str(yajl_val obj, const char *key, const char *s)
+{
+    json_object_add(obj, key, json_string(s));
+}
+void json_object_add_int(yajl_val obj, const char *key, int64_t v)
+{
+    json_object_add(obj, key, json_int(v));
+}
+void json_object_add_uint(yajl_val obj, const char *key, uint64_t v)
+{
+    json_object_add(obj, key, json_uint(v));
+}
+void json_object_add_bool(yajl_val obj, const char *key, bool b)
+{
+    json_object_add(obj, key, json_bool(b));
+}
 
 yajl_val json_get(yajl_val obj, const char *key)
 {

@@ -13,7 +13,10 @@ void plat_root_set(const char *root)
     root_prefix = (root && *root) ? xstrdup(root) : NULL;
 }
 
-const char *plat_root(void) { return root_prefix ? root_prefix : ""; }
+const char *plat_root(void)
+{
+    return root_prefix ? root_prefix : "";
+}
 
 char *plat_path(char *buf, size_t size, const char *abs)
 {

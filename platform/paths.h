@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-void plat_root_set(const char *root);   /* NULL or "" for the real system */
+void plat_root_set(const char *root); /* NULL or "" for the real system */
 const char *plat_root(void);
 /* root + abs; returns buf, or NULL if it does not fit. */
 char *plat_path(char *buf, size_t size, const char *abs);

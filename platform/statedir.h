@@ -14,7 +14,7 @@ int plat_state_ensure(void);
 /* Return the current handle counter, persist counter+1 atomically. 0 or -errno. */
 int plat_state_next_handle(int64_t *handle);
 bool plat_frozen_marker_exists(void);
-int plat_frozen_marker_set(void);   /* created 0600 */
+int plat_frozen_marker_set(void); /* created 0600 */
 int plat_frozen_marker_clear(void);
 
 #endif

@@ -23,14 +23,14 @@ struct transport_events {
 };
 
 struct transport_opts {
-    const char *method;     /* virtio-serial, isa-serial, unix-listen, vsock-listen, tcp-listen */
-    const char *path;       /* NULL: the method's default, if it has one */
-    bool retry_path;        /* -r: keep retrying a channel that cannot be opened */
-    unsigned max_clients;   /* listeners: connections served at once */
+    const char *method;   /* virtio-serial, isa-serial, unix-listen, vsock-listen, tcp-listen */
+    const char *path;     /* NULL: the method's default, if it has one */
+    bool retry_path;      /* -r: keep retrying a channel that cannot be opened */
+    unsigned max_clients; /* listeners: connections served at once */
     const uint32_t *vsock_allow_cids; /* vsock: peers accepted; NULL/0 -> host only (CID 2);
                                        * an entry 4294967295 (VMADDR_CID_ANY) accepts all */
     size_t n_vsock_allow_cids;
-    int activated_fd;       /* >= 0: a listening socket from systemd (LISTEN_FDS) */
+    int activated_fd; /* >= 0: a listening socket from systemd (LISTEN_FDS) */
 };
 
 /* Methods this build knows, for validation and help text. */
