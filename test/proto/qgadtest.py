@@ -50,7 +50,7 @@ _MISSING = object()
 def _find_bin():
     env = os.environ.get('QGAD_BIN')
     if env:
-        return env
+        return os.path.abspath(env)  # agents run in their own temp dirs
     for d in ('build', 'build-asan'):
         p = os.path.join(REPO, d, 'qgad')
         if os.access(p, os.X_OK):
