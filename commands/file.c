@@ -54,6 +54,7 @@ struct file_job {
     size_t done;
     bool eof;
     int64_t pos;
+    cmd_after_fn after; /* the operation's completion, run by job_after */
 };
 
 static struct file_handle *handle_find(int64_t id, bool include_closed)
@@ -74,6 +75,8 @@ static void handle_unref(struct file_handle *h)
             break;
         }
     }
+    if (h->file) /* left open by cmd_file_close_all while a job used it */
+        plat_file_close(h->file);
     free(h);
 }
 
@@ -208,11 +211,21 @@ static struct file_handle *handle_turn(cmd_call *call)
     return h;
 }
 
+/* The handle is idle again before the call finishes: finishing starts the next queued
+ * request, whose job is then the one in the threadpool (and keeps busy set). */
+static void job_after(cmd_call *call, void *data)
+{
+    struct file_job *job = data;
+    job->h->busy = false;
+    job->after(call, job);
+}
+
 static void queue_job(cmd_call *call, struct file_handle *h, struct file_job *job, cmd_work_fn work,
                       cmd_after_fn after)
 {
     h->busy = true;
-    call_queue_work(call, job, work, after);
+    job->after = after;
+    call_queue_work(call, job, work, job_after);
 }
 
 /* Finishes a job's call with its error, if any. Returns true when it did. */
@@ -235,7 +248,6 @@ static bool job_failed(cmd_call *call, struct file_job *job, const char *what)
 static void job_done(struct file_job *job)
 {
     struct file_handle *h = job->h;
-    h->busy = false;
     job_free(job);
     handle_unref(h);
 }
