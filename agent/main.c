@@ -222,6 +222,8 @@ static int daemonize(const struct agent_options *o)
     ret = uv_loop_fork(uv_default_loop()); /* the child owns the loop now */
     if (ret < 0)
         return fatal("failed to reinitialise the event loop after fork", ret);
+    for (size_t i = 0; i < agent.n_channels; i++)
+        transport_channel_after_fork(agent.channels[i]);
     if (cmd_policy_frozen()) {
         agent.pidfile_deferred = true; /* the pidfile may be on a frozen filesystem */
     } else {

@@ -415,3 +415,20 @@ void transport_chardev_stop(struct transport_channel *ch)
     if (ch->dev)
         dev_close(ch->dev);
 }
+
+/* A device that hung up before -d forked has SIGIO armed for the parent, which is gone:
+ * without a new owner the daemon would wait for the host forever. */
+void transport_chardev_after_fork(struct transport_channel *ch)
+{
+    struct transport_chardev *dev = ch->dev;
+
+    if (!dev || !dev->waiting_host)
+        return;
+    int rc = set_async(dev->fd, true);
+    if (rc < 0) {
+        log_warning("%s: cannot get SIGIO for %s: %s", ch->be->method, ch->path, strerror(-rc));
+        dev_reopen_later(dev, "hung up");
+        return;
+    }
+    dev_check_host(dev); /* the host may have come back while the signal went astray */
+}

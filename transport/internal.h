@@ -118,6 +118,7 @@ void transport_listener_stop(struct transport_channel *ch);
 /* chardev.c */
 int transport_chardev_start(struct transport_channel *ch);
 void transport_chardev_stop(struct transport_channel *ch);
+void transport_chardev_after_fork(struct transport_channel *ch);
 
 /* Helpers for backends. */
 int transport_sock_listen(int fd, const struct sockaddr *sa, socklen_t len);

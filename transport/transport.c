@@ -152,6 +152,12 @@ void transport_channel_close(struct transport_channel *ch)
     channel_free(ch);
 }
 
+void transport_channel_after_fork(struct transport_channel *ch)
+{
+    if (ch)
+        transport_chardev_after_fork(ch);
+}
+
 /* ---- connections ---- */
 
 void transport_conn_start(struct transport_channel *ch, struct transport_conn *conn,

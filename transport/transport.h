@@ -43,6 +43,9 @@ int transport_channel_open(const struct transport_opts *opts, const struct trans
 /* Close events of all its connections fire before it returns (so never call it from a
  * data() callback); the handles finish closing on the loop (run it once more). */
 void transport_channel_close(struct transport_channel *ch);
+/* The process forked and carries on in the child (-d, after uv_loop_fork): signal-driven
+ * I/O armed before the fork (SIGIO owner) is pointed at this process again. */
+void transport_channel_after_fork(struct transport_channel *ch);
 
 /* Queue bytes on a connection (takes ownership of buf). Past QGAD_MAX_WRITE_QUEUE_BYTES
  * unsent, the connection is dropped (close event follows). */

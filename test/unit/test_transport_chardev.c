@@ -6,6 +6,7 @@
 #include <pty.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <termios.h>
 
 #include "agent/limits.h"
@@ -239,9 +240,9 @@ static const struct transport_backend test_transient_backend = {
     .hup_is_transient = true,
 };
 
-static void test_transient_hangup_sigio(void **state)
+/* A channel of the transient test backend over the fixture's pty master. */
+static struct transport_channel *start_transient(struct fixture *f)
 {
-    struct fixture *f = *state;
     struct transport_events ev = rec_events(&f->rec);
     struct transport_channel *ch = xcalloc(1, sizeof(*ch));
 
@@ -253,6 +254,14 @@ static void test_transient_hangup_sigio(void **state)
     ch->activated_fd = -1;
     f->ch = ch;
     assert_int_equal(transport_chardev_start(ch), 0);
+    return ch;
+}
+
+static void test_transient_hangup_sigio(void **state)
+{
+    struct fixture *f = *state;
+
+    start_transient(f);
     assert_int_equal(f->rec.n_open, 1);
 
     write_all(f->slave, "one", 3);
@@ -286,6 +295,41 @@ static void test_transient_hangup_sigio(void **state)
     assert_int_equal(f->rec.n_close, 0);
 }
 
+static bool pred_first_input(void *arg)
+{
+    struct recorder *r = arg;
+    return r->n_open >= 1 && r->conns[0]->in_len >= 3;
+}
+
+/* -d forks after the channel is opened. A device that was already hung up then (virtio:
+ * the host side closed at boot) had SIGIO armed for the parent, which exits: the daemon
+ * must still hear the host come back. */
+static void test_transient_hangup_survives_fork(void **state)
+{
+    struct fixture *f = *state;
+
+    close(f->slave); /* the other side is closed from the start */
+    f->slave = -1;
+    struct transport_channel *ch = start_transient(f);
+    assert_int_equal(f->rec.n_open, 0);
+
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* the daemon; the parent stands in for the one that exits */
+        int ok = uv_loop_fork(uv_default_loop()) == 0;
+        transport_channel_after_fork(ch);
+        int slave = open(f->slave_path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        ok = ok && slave >= 0 && write(slave, "two", 3) == 3;
+        ok = ok && run_until(pred_first_input, &f->rec, 2000);
+        ok = ok && memcmp(f->rec.conns[0]->in, "two", 3) == 0;
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -296,6 +340,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_isa_hangup_no_spin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_isa_termios, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transient_hangup_sigio, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transient_hangup_survives_fork, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_device, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
