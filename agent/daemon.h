@@ -3,6 +3,10 @@
 #ifndef QGAD_AGENT_DAEMON_H
 #define QGAD_AGENT_DAEMON_H
 
+/* Marks every descriptor above stderr close-on-exec: whatever the agent inherited (a
+ * shell's or an init script's pipes) must not reach guest-exec children or hooks, which
+ * upstream's GLib spawn never let through either. Call first, before opening anything. */
+void agent_cloexec_inherited(void);
 /* Returns in the child; the parent exits 0 at once. -errno if fork fails. */
 int agent_daemon_fork(void);
 /* umask 077, setsid, chdir("/"), stdin/stdout/stderr to /dev/null. 0 or -errno. */

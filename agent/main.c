@@ -314,6 +314,7 @@ static int run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    agent_cloexec_inherited();
     agent_options_init(&agent.opts);
     int status = run(argc, argv);
     agent_stop();

@@ -179,7 +179,7 @@ class Agent:
     statedir first, e.g. a frozen marker. extra_args go after the generated ones."""
 
     def __init__(self, method='unix-listen', extra_args=(), config=None, statedir=None,
-                 env=None, verbose=True, logfile=True, path=None):
+                 env=None, verbose=True, logfile=True, path=None, pass_fds=()):
         self.tmpdir = tempfile.mkdtemp(prefix='qgadtest-')
         self.method = method
         self.extra_args = list(extra_args)
@@ -191,6 +191,7 @@ class Agent:
         self.logfile = self.tmp('qgad.log') if logfile else None
         self.port = None
         self.path = path
+        self.pass_fds = tuple(pass_fds)  # descriptors the agent inherits
         if method == 'unix-listen' and path is None:
             self.path = self.tmp('qga.sock')
         elif method == 'tcp-listen' and path is None:
@@ -229,7 +230,7 @@ class Agent:
         self._stderr = open(self.tmp('stderr'), 'wb')
         self.proc = subprocess.Popen(self.args(), stdin=subprocess.DEVNULL,
                                      stdout=self._stderr, stderr=self._stderr, env=env,
-                                     cwd=self.tmpdir)
+                                     cwd=self.tmpdir, pass_fds=self.pass_fds)
         self.pid = self.proc.pid
         if wait:
             self.wait_ready()

@@ -320,5 +320,24 @@ class ExecCapsTest(unittest.TestCase):
             c.close()
 
 
+class ExecInheritedFdTest(unittest.TestCase):
+    def test_inherited_descriptors_do_not_reach_children(self):
+        """A descriptor the agent was started with (an init script's pipe) stays out of
+        guest-exec children, as GLib's spawn closes everything above stderr."""
+        r, w = os.pipe()
+        try:
+            with Agent(pass_fds=(w,)) as a:
+                c = Client(a)
+                pid = c.ok('guest-exec', {'path': 'sh', 'arg': ['-c', 'ls /proc/$$/fd'],
+                                          'capture-output': True})['pid']
+                st = c.ok('guest-exec-status', {'pid': pid, '__org.qgad_wait': 5000})
+                c.close()
+        finally:
+            os.close(r)
+            os.close(w)
+        self.assertTrue(st['exited'], st)
+        self.assertEqual(sorted(unb64(st['out-data']).split()), [b'0', b'1', b'2'])
+
+
 if __name__ == '__main__':
     main()
