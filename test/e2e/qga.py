@@ -8,9 +8,14 @@ ignores anything else (echoed requests, stale replies, junk).
 """
 
 import json
+import os
 import random
 import socket
+import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "proto"))
+from qgasync import take_sync_reply  # noqa: E402
 
 
 class QgaError(RuntimeError):
@@ -22,7 +27,7 @@ class QgaClient:
         self.path = path
         self.timeout = timeout
         self.sock = None
-        self.buf = b""
+        self.buf = bytearray()
 
     def connect(self):
         self.close()
@@ -34,7 +39,7 @@ class QgaClient:
             s.close()
             raise
         self.sock = s
-        self.buf = b""
+        self.buf = bytearray()
         return self
 
     def close(self):
@@ -70,8 +75,9 @@ class QgaClient:
         deadline = time.monotonic() + (timeout or self.timeout)
         while b"\n" not in self.buf:
             self._fill(deadline)
-        line, _, self.buf = self.buf.partition(b"\n")
-        return line
+        line, _, rest = self.buf.partition(b"\n")
+        self.buf = bytearray(rest)
+        return bytes(line)
 
     def read_reply(self, timeout=None):
         """The next reply as a dict; blank lines are skipped."""
@@ -86,21 +92,9 @@ class QgaClient:
         self.send(b"\xff" + json.dumps({"execute": "guest-sync-delimited",
                                         "arguments": {"id": sync_id}}).encode())
         deadline = time.monotonic() + (timeout or self.timeout)
-        while True:
-            while b"\xff" not in self.buf:
-                self.buf = b""
-                self._fill(deadline)
-            self.buf = self.buf[self.buf.index(b"\xff") + 1:]
-            while b"\n" not in self.buf:
-                self._fill(deadline)
-            line, _, rest = self.buf.partition(b"\n")
-            try:
-                reply = json.loads(line)
-            except ValueError:
-                continue  # an echoed 0xFF followed by our own request, or junk
-            if isinstance(reply, dict) and reply.get("return") == sync_id:
-                self.buf = rest
-                return sync_id
+        while not take_sync_reply(self.buf, sync_id):
+            self._fill(deadline)
+        return sync_id
 
     def call(self, execute, arguments=None, timeout=None, **extra):
         """Send one command; return its reply dict (return or error)."""

@@ -43,6 +43,8 @@ import tempfile
 import time
 import unittest
 
+from qgasync import take_sync_reply
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _MISSING = object()
 
@@ -569,23 +571,9 @@ class Client:
         sid = random.randint(1, 2**53)
         self.send_raw(b'\xff' + self.request('guest-sync-delimited', {'id': sid}))
         deadline = time.monotonic() + timeout(secs)
-        while True:
-            start = self.buf.find(b'\xff')
-            end = self.buf.find(b'\n', start + 1) if start >= 0 else -1
-            if end < 0:
-                if start < 0:
-                    self.buf.clear()
-                self._fill(deadline)
-                continue
-            # an echoed request has no newline: the last 0xFF before it starts the reply
-            line = bytes(self.buf[start:end])
-            del self.buf[:end + 1]
-            try:
-                reply = json.loads(line[line.rfind(b'\xff') + 1:])
-            except ValueError:
-                continue
-            if isinstance(reply, dict) and reply.get('return') == sid:
-                return sid
+        while not take_sync_reply(self.buf, sid):
+            self._fill(deadline)
+        return sid
 
     def close(self):
         try:
