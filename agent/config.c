@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "agent/keyfile.h"
-#include "agent/log.h"
 #include "agent/options.h"
-#include "agent/xalloc.h"
+#include "base/log.h"
+#include "base/xalloc.h"
 
 #define GENERAL "general"
 #define QGAD "qgad"

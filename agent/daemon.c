@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/xalloc.h"
+#include "base/xalloc.h"
 
 static char *pidfile_path;
 static int pidfile_fd = -1;

@@ -4,9 +4,9 @@
 #include <string.h>
 
 #include "agent/keyfile.h"
-#include "agent/limits.h"
 #include "agent/options.h"
-#include "agent/xalloc.h"
+#include "base/limits.h"
+#include "base/xalloc.h"
 
 static void put_str(FILE *out, const char *key, const char *value)
 {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/xalloc.h"
+#include "base/xalloc.h"
 #include "platform/readfile.h"
 
 /* A config file is a few hundred bytes; anything far bigger is not one. */

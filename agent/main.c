@@ -10,9 +10,9 @@
 
 #include "agent/agent.h"
 #include "agent/daemon.h"
-#include "agent/log.h"
 #include "agent/options.h"
-#include "agent/xalloc.h"
+#include "base/log.h"
+#include "base/xalloc.h"
 #include "commands/exec.h"
 #include "commands/file.h"
 #include "commands/registry.h"
@@ -81,7 +81,7 @@ static void conn_close(void *ctx)
 
 void agent_on_thaw(void)
 {
-    agent_log_resume();
+    log_resume();
     if (agent.pidfile_deferred) {
         int ret = agent_pidfile_create(agent.opts.pidfile);
         if (ret < 0)
@@ -144,7 +144,7 @@ static int fatal(const char *msg, int err)
 
 static int setup_log_and_state(const struct agent_options *o)
 {
-    agent_log_open(NULL, o->verbose); /* the level mask, still on stderr */
+    log_open(NULL, o->verbose); /* the level mask, still on stderr */
     int ret = plat_statedir_init(o->statedir);
     if (ret < 0)
         return fatal("unable to use the state directory", ret);
@@ -155,9 +155,9 @@ static int setup_log_and_state(const struct agent_options *o)
                     "commands until guest-fsfreeze-thaw is issued, or filesystems are "
                     "manually unfrozen and the file %s/qga.state.isfrozen is removed",
                     o->statedir);
-        agent_log_suspend(); /* agent_log_open() below then defers the file */
+        log_suspend(); /* log_open() below then defers the file */
     }
-    ret = agent_log_open(o->logfile, o->verbose);
+    ret = log_open(o->logfile, o->verbose);
     if (ret < 0)
         return fatal("unable to open specified log file", ret);
     const char *const *allow = (const char *const *)o->allow.v;
@@ -321,6 +321,6 @@ int main(int argc, char **argv)
     agent_pidfile_remove();
     agent_options_free(&agent.opts);
     free(agent.channels);
-    agent_log_close();
+    log_close();
     return status;
 }

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/limits.h"
-#include "agent/log.h"
-#include "agent/xalloc.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/xalloc.h"
 #include "commands/registry.h"
 #include "transport/transport.h"
 

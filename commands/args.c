@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/xalloc.h"
-#include "commands/json.h"
+#include "base/json.h"
+#include "base/xalloc.h"
 
 /* Where a value sits: a member name in an object, or an index in an array. Lives on the
  * stack of the walk; only turned into text when an error is reported. */

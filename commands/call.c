@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <uv.h>
 
-#include "agent/log.h"
-#include "agent/xalloc.h"
-#include "commands/json.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/xalloc.h"
 #include "commands/registry.h"
 
 /* Finishing a call twice would run on_done twice on a freed call: stop loudly, also in

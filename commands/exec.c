@@ -9,14 +9,14 @@
 #include <string.h>
 #include <uv.h>
 
-#include "agent/limits.h"
-#include "agent/log.h"
-#include "agent/xalloc.h"
-#include "commands/base64.h"
+#include "base/base64.h"
+#include "base/json.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/xalloc.h"
 #include "commands/call.h"
 #include "commands/exec.h"
 #include "commands/handlers.h"
-#include "commands/json.h"
 #include "commands/settings.h"
 #include "platform/child.h"
 
@@ -80,9 +80,9 @@ static void encode_work(void *data)
     struct exec_rec *rec = data;
     const struct plat_child_result *res = plat_child_result(rec->child);
     if (rec->has_out && res->out.len > 0)
-        rec->out_b64 = cmd_base64_encode(res->out.data, res->out.len);
+        rec->out_b64 = base64_encode(res->out.data, res->out.len);
     if (rec->has_err && res->err.len > 0)
-        rec->err_b64 = cmd_base64_encode(res->err.data, res->err.len);
+        rec->err_b64 = base64_encode(res->err.data, res->err.len);
 }
 
 static void encode_after(cmd_call *call, void *data)
@@ -305,11 +305,11 @@ static void exec_audit(cmd_call *call, const char *const *argv, int64_t pid, int
         snprintf(envinfo, sizeof(envinfo), ", env replaced (%zu entries)", env->u.array.len);
     const char *input = call_has_arg(call, "input-data") ? ", with input data" : "";
     if (rc < 0)
-        agent_audit("guest-exec '%s' argv [%s]%s%s: failed: %s", call_arg_str(call, "path", ""),
-                    text, envinfo, input, strerror(-rc));
+        log_audit("guest-exec '%s' argv [%s]%s%s: failed: %s", call_arg_str(call, "path", ""), text,
+                  envinfo, input, strerror(-rc));
     else
-        agent_audit("guest-exec '%s' argv [%s]%s%s: pid %" PRId64, call_arg_str(call, "path", ""),
-                    text, envinfo, input, pid);
+        log_audit("guest-exec '%s' argv [%s]%s%s: pid %" PRId64, call_arg_str(call, "path", ""),
+                  text, envinfo, input, pid);
     free(text);
 }
 
@@ -377,7 +377,7 @@ struct exec_input {
 static void decode_work(void *data)
 {
     struct exec_input *in = data;
-    in->data = cmd_base64_decode(in->b64, &in->len);
+    in->data = base64_decode(in->b64, &in->len);
 }
 
 static void decode_after(cmd_call *call, void *data)
@@ -387,7 +387,7 @@ static void decode_after(cmd_call *call, void *data)
     size_t len = in->len;
     free(in);
     if (!input) {
-        call_fail(call, "%s", CMD_BASE64_INVALID);
+        call_fail(call, "%s", BASE64_INVALID_TEXT);
         return;
     }
     exec_spawn(call, input, len);

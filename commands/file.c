@@ -9,14 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/limits.h"
-#include "agent/log.h"
-#include "agent/xalloc.h"
-#include "commands/base64.h"
+#include "base/base64.h"
+#include "base/json.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/xalloc.h"
 #include "commands/call.h"
 #include "commands/file.h"
 #include "commands/handlers.h"
-#include "commands/json.h"
 #include "commands/settings.h"
 #include "platform/fileio.h"
 #include "platform/statedir.h"
@@ -134,8 +134,8 @@ static void open_after(cmd_call *call, void *data)
         job->rc = -EIO;
         n_open--;
         if (audit)
-            agent_audit("guest-file-open '%s' mode '%s': failed (state not saved)", job->path,
-                        job->mode);
+            log_audit("guest-file-open '%s' mode '%s': failed (state not saved)", job->path,
+                      job->mode);
         call_fail(call, "failed to commit persistent state to disk");
         job_free(job);
         return;
@@ -143,8 +143,8 @@ static void open_after(cmd_call *call, void *data)
     if (job->rc < 0) {
         n_open--;
         if (audit)
-            agent_audit("guest-file-open '%s' mode '%s': failed: %s", job->path, job->mode,
-                        strerror(-job->rc));
+            log_audit("guest-file-open '%s' mode '%s': failed: %s", job->path, job->mode,
+                      strerror(-job->rc));
         open_fail(call, job);
         job_free(job);
         return;
@@ -155,7 +155,7 @@ static void open_after(cmd_call *call, void *data)
     h->next = handles;
     handles = h;
     if (audit)
-        agent_audit("guest-file-open '%s' mode '%s': handle %" PRId64, job->path, job->mode, id);
+        log_audit("guest-file-open '%s' mode '%s': handle %" PRId64, job->path, job->mode, id);
     else
         log_info("guest-file-open '%s' mode '%s': handle %" PRId64, job->path, job->mode, id);
     job_free(job);
@@ -261,7 +261,7 @@ static void read_work(void *data)
     job->rc =
         plat_file_read(job->h->file, buf, (size_t)job->count, &job->done, &job->eof, &job->step);
     if (job->rc == 0)
-        job->data = cmd_base64_encode(buf, job->done);
+        job->data = base64_encode(buf, job->done);
     free(buf);
 }
 
@@ -310,9 +310,9 @@ static void write_work(void *data)
 {
     struct file_job *job = data;
     size_t len = 0;
-    char *buf = cmd_base64_decode(job->b64, &len);
+    char *buf = base64_decode(job->b64, &len);
     if (!buf) {
-        job->err = xstrdup(CMD_BASE64_INVALID);
+        job->err = xstrdup(BASE64_INVALID_TEXT);
         return;
     }
     if (job->has_count && (job->count < 0 || (uint64_t)job->count > len)) {

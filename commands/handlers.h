@@ -5,7 +5,7 @@
 
 #include "commands/call.h"
 
-/* commands/session_cmds.c */
+/* commands/handshake.c */
 void cmd_sync_delimited(cmd_call *call);
 void cmd_sync(cmd_call *call);
 void cmd_ping(cmd_call *call);

@@ -1,6 +1,6 @@
 #include "commands/settings.h"
 
-#include "agent/limits.h"
+#include "base/limits.h"
 
 struct cmd_settings cmd_settings = {
     .file_create_mode = 0600,

@@ -17,7 +17,7 @@ struct cmd_settings {
     void (*on_thaw)(void);
 };
 
-/* Defaults from agent/limits.h until the agent overwrites them. */
+/* Defaults from base/limits.h until the agent overwrites them. */
 extern struct cmd_settings cmd_settings;
 
 #endif

@@ -5,9 +5,9 @@
 #include <string.h>
 #include <sys/utsname.h>
 
-#include "agent/xalloc.h"
+#include "base/json.h"
+#include "base/xalloc.h"
 #include "commands/handlers.h"
-#include "commands/json.h"
 #include "platform/osrelease.h"
 #include "platform/sysinfo.h"
 

@@ -14,9 +14,9 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "agent/limits.h"
-#include "agent/log.h"
-#include "agent/xalloc.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/xalloc.h"
 
 #define CHILD_READ_CHUNK (64u << 10)
 /* After a deadline kill, how long a descendant that left the group may hold our pipes

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/xalloc.h"
+#include "base/xalloc.h"
 
 enum rw_state { RW_NEW, RW_READING, RW_WRITING };
 

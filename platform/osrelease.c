@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "agent/xalloc.h"
+#include "base/xalloc.h"
 #include "platform/paths.h"
 #include "platform/readfile.h"
 

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "agent/xalloc.h"
+#include "base/xalloc.h"
 
 static char *root_prefix;
 

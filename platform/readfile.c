@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "agent/xalloc.h"
+#include "base/xalloc.h"
 
 static int read_fd(int fd, size_t max, char **data, size_t *len)
 {

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/xalloc.h"
+#include "base/xalloc.h"
 #include "platform/readfile.h"
 
 #define STATE_FILE "qga.state"

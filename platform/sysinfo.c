@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/xalloc.h"
+#include "base/xalloc.h"
 #include "platform/paths.h"
 
 int plat_realtime_ns(int64_t *ns)

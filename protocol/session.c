@@ -11,16 +11,16 @@
 #include <string.h>
 #include <uv.h>
 
-#include "agent/limits.h"
-#include "agent/log.h"
-#include "agent/xalloc.h"
+#include "base/json.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/release.h"
+#include "base/xalloc.h"
 #include "commands/call.h"
-#include "commands/json.h"
 #include "commands/registry.h"
-#include "platform/release.h"
-#include "protocol/encoder.h"
-#include "protocol/framer.h"
-#include "protocol/request.h"
+#include "protocol/wire/encoder.h"
+#include "protocol/wire/framer.h"
+#include "protocol/wire/request.h"
 
 struct reply_slot {
     struct reply_slot *next;
@@ -99,20 +99,20 @@ struct reply_encoding {
 static void call_free_any(void *call)
 {
     cmd_call_free(call);
-    plat_heap_trim();
+    heap_trim();
 }
 
 static void value_free_any(void *v)
 {
     json_free(v);
-    plat_heap_trim();
+    heap_trim();
 }
 
 /* An id can be as big as any request (a hostile host's millions of nodes). */
 static void value_release(yajl_val v)
 {
     if (proto_encode_size_exceeds(v, QGAD_POOL_ENCODE_BYTES))
-        plat_release_in_pool(value_free_any, v);
+        release_in_pool(value_free_any, v);
     else
         json_free(v);
 }
@@ -219,7 +219,7 @@ static void call_release(cmd_call *call)
 {
     if (proto_encode_size_exceeds(call->args, QGAD_POOL_ENCODE_BYTES) ||
         proto_encode_size_exceeds(call->result, QGAD_POOL_ENCODE_BYTES)) {
-        plat_release_in_pool(call_free_any, call);
+        release_in_pool(call_free_any, call);
         return;
     }
     cmd_call_free(call);

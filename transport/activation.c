@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent/log.h"
+#include "base/log.h"
 
 #define ACTIVATION_FD 3
 

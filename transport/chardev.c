@@ -23,9 +23,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/limits.h"
-#include "agent/log.h"
-#include "agent/xalloc.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/xalloc.h"
 
 /* Reads per poll callback before giving the loop back. */
 #define CHARDEV_READS_PER_WAKEUP 16

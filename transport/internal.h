@@ -8,7 +8,7 @@
 
 #include <uv.h>
 
-#include "agent/log.h"
+#include "base/log.h"
 
 struct transport_backend {
     const char *method;
@@ -106,7 +106,7 @@ void transport_buf_free(char *buf, size_t len);
 
 /* A failure to open the channel: an error, or a debug line while -r keeps retrying. */
 #define transport_open_error(ch, ...)                                                              \
-    agent_log((ch)->retrying ? LOG_LVL_DEBUG : LOG_LVL_ERROR, __VA_ARGS__)
+    log_emit((ch)->retrying ? LOG_LVL_DEBUG : LOG_LVL_ERROR, __VA_ARGS__)
 
 /* Reopen the channel after QGAD_RETRY_PATH_MS (and again until it works). */
 void transport_channel_retry(struct transport_channel *ch);

@@ -12,9 +12,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent/limits.h"
-#include "agent/log.h"
-#include "agent/xalloc.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/xalloc.h"
 
 struct transport_listener {
     uv_pipe_t handle;

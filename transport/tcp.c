@@ -12,8 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent/log.h"
-#include "agent/xalloc.h"
+#include "base/log.h"
+#include "base/xalloc.h"
 
 int transport_parse_host_port(const char *s, char **host, char **port)
 {

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/limits.h"
-#include "agent/log.h"
-#include "agent/xalloc.h"
-#include "platform/release.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/release.h"
+#include "base/xalloc.h"
 
 static const struct transport_backend *const backends[] = {
     &transport_virtio_serial, &transport_isa_serial, &transport_unix,
@@ -229,7 +229,7 @@ void transport_buf_free(char *buf, size_t len)
         free(buf);
         return;
     }
-    plat_release_in_pool(free, buf);
+    release_in_pool(free, buf);
 }
 
 void transport_write(struct transport_conn *conn, char *buf, size_t len)

@@ -12,8 +12,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "agent/log.h"
-#include "agent/xalloc.h"
+#include "base/log.h"
+#include "base/xalloc.h"
 
 struct unix_identity {
     dev_t dev;

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
-#include "agent/log.h"
+#include "base/log.h"
 
 static int parse_u32(const char *s, size_t len, uint32_t *out)
 {

@@ -6,13 +6,13 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "base/json.h"
 #include "commands/args.h"
-#include "commands/json.h"
 #include "commands/registry.h"
-#include "protocol/encoder.h"
-#include "protocol/framer.h"
-#include "protocol/request.h"
-#include "test/fuzz/fuzz.h"
+#include "fuzz.h"
+#include "protocol/wire/encoder.h"
+#include "protocol/wire/framer.h"
+#include "protocol/wire/request.h"
 
 struct reparse {
     yajl_val value;

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "agent/keyfile.h"
-#include "test/fuzz/fuzz.h"
+#include "fuzz.h"
 
 static const char *const string_keys[] = {
     "method",     "path",       "logfile",     "pidfile",          "fsfreeze-hook",    "statedir",

@@ -4,8 +4,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "platform/osrelease.h"
-#include "test/fuzz/fuzz.h"
 
 static void check_field(const char *v)
 {

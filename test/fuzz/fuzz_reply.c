@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "test/fuzz/fuzz.h"
+#include "fuzz.h"
 
 yajl_val fuzz_check_reply(const char *buf, size_t len, int *delimited)
 {

@@ -8,9 +8,9 @@
 #include <uv.h>
 
 #include "commands/registry.h"
-#include "protocol/framer.h"
+#include "fuzz.h"
 #include "protocol/session.h"
-#include "test/fuzz/fuzz.h"
+#include "protocol/wire/framer.h"
 
 /* Read-only commands: everything else stays disabled while fuzzing. */
 static const char *const read_only[] = {

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "test/fuzz/fuzz.h"
+#include "fuzz.h"
 
 static int replay_file(const char *path)
 {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <yajl/yajl_tree.h>
 
-#include "commands/json.h"
+#include "base/json.h"
 
 /* Numbers get the flags the protocol parser gives them (json_number_text), so tests see
  * what the daemon sees. */

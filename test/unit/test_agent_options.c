@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "agent/log.h"
 #include "agent/options.h"
+#include "base/log.h"
 
 #define RUNDIR QGAD_RUNSTATEDIR
 #define CONFDIR QGAD_CONFDIR
@@ -218,10 +218,10 @@ static void test_blacklist_is_block_rpcs_with_warning(void **state)
     char *log = tmp_path("blacklist.log");
     char *conf = write_conf("bl.conf", "[general]\nblacklist=guest-a\nblock-rpcs=guest-b\n");
 
-    assert_int_equal(agent_log_open(log, true), 0);
+    assert_int_equal(log_open(log, true), 0);
     assert_int_equal(parse(&o, "-c", conf, "--blacklist", "guest-c", NULL), AGENT_OPTS_RUN);
     close_out();
-    agent_log_close();
+    log_close();
     char *joined = agent_strlist_join(&o.block, ',');
     assert_string_equal(joined, "guest-a,guest-b,guest-c");
     free(joined);

@@ -11,15 +11,15 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include "base/buf.h"
 #include "commands/registry.h"
-#include "protocol/buf.h"
 #include "protocol/session.h"
 
-static struct proto_buf written;
+static struct buf written;
 
 static void sink_write(void *ctx, char *buf, size_t len)
 {
-    proto_buf_put(&written, buf, len);
+    buf_put(&written, buf, len);
     free(buf);
 }
 
@@ -37,7 +37,7 @@ static void feed(struct proto_session *s, const char *text)
 
 static char *take_output(void)
 {
-    proto_buf_put(&written, "", 1);
+    buf_put(&written, "", 1);
     char *out = strdup(written.data);
     written.len = 0;
     return out;
@@ -118,7 +118,7 @@ static void test_barrier_with_threadpool_command(void **state)
 
 static int teardown(void **state)
 {
-    proto_buf_release(&written);
+    buf_release(&written);
     uv_loop_close(uv_default_loop());
     return 0;
 }

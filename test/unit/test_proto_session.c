@@ -12,12 +12,12 @@
 #include <cmocka.h>
 #include <uv.h>
 
-#include "agent/limits.h"
-#include "agent/xalloc.h"
+#include "base/buf.h"
+#include "base/json.h"
+#include "base/limits.h"
+#include "base/xalloc.h"
 #include "commands/call.h"
-#include "commands/json.h"
 #include "commands/registry.h"
-#include "protocol/buf.h"
 #include "protocol/session.h"
 
 /* ---- the fake commands layer ---- */
@@ -130,7 +130,7 @@ static void finish_slow(size_t i)
 /* ---- the transport side ---- */
 
 struct sink {
-    struct proto_buf out;
+    struct buf out;
     size_t writes;
     struct proto_session *close_on_write; /* frees this session inside the first write */
 };
@@ -138,7 +138,7 @@ struct sink {
 static void sink_write(void *ctx, char *buf, size_t len)
 {
     struct sink *k = ctx;
-    proto_buf_put(&k->out, buf, len);
+    buf_put(&k->out, buf, len);
     free(buf);
     k->writes++;
     if (k->close_on_write) {
@@ -153,7 +153,7 @@ static struct sink sink;
 static struct proto_session *session_new(void)
 {
     struct proto_session_io io = {.write = sink_write, .ctx = &sink};
-    proto_buf_release(&sink.out);
+    buf_release(&sink.out);
     memset(&sink, 0, sizeof(sink));
     memset(pending, 0, sizeof(pending));
     n_pending = 0;
@@ -189,7 +189,7 @@ static void teardown_check(struct proto_session *s)
 {
     proto_session_free(s);
     assert_int_equal(calls_live, 0);
-    proto_buf_release(&sink.out);
+    buf_release(&sink.out);
 }
 
 /* ---- tests ---- */
@@ -200,7 +200,7 @@ static void test_backlog_pauses_the_stream(void **state)
 {
     struct proto_session_io io = {.write = sink_write, .ctx = &sink, .pause = count_pause};
     struct proto_session *s;
-    proto_buf_release(&sink.out);
+    buf_release(&sink.out);
     memset(&sink, 0, sizeof(sink));
     n_pending = 0;
     pauses = resumes = 0;
@@ -370,7 +370,7 @@ static void test_closed_inside_write(void **state)
     finish_slow(1);
     expect_out("");
     assert_int_equal(calls_live, 0);
-    proto_buf_release(&sink.out);
+    buf_release(&sink.out);
 }
 
 static void run_loop(void)
@@ -411,14 +411,14 @@ static void test_big_reply_encoded_off_loop(void **state)
     expect_out("");
 
     /* a call with a big argument is freed in the threadpool too */
-    struct proto_buf req = {0};
+    struct buf req = {0};
     const char *head = "{\"execute\":\"instant\",\"id\":6,\"arguments\":{\"data\":\"";
-    proto_buf_put(&req, head, strlen(head));
+    buf_put(&req, head, strlen(head));
     for (size_t i = 0; i < BIG_LEN; i++)
-        proto_buf_put(&req, "a", 1);
-    proto_buf_put(&req, "\"}}", 3);
+        buf_put(&req, "a", 1);
+    buf_put(&req, "\"}}", 3);
     proto_session_feed(s, req.data, req.len);
-    proto_buf_release(&req);
+    buf_release(&req);
     expect_out("{\"return\": {}, \"id\": 6}\n");
     run_loop();
     assert_int_equal(calls_live, 0);
@@ -430,7 +430,7 @@ static void test_big_reply_encoded_off_loop(void **state)
     run_loop();
     expect_out("");
     assert_int_equal(calls_live, 0);
-    proto_buf_release(&sink.out);
+    buf_release(&sink.out);
 }
 
 int main(void)

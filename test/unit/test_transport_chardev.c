@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <termios.h>
 
-#include "agent/limits.h"
+#include "base/limits.h"
 #include "transport/internal.h"
 
 /* CPU allowed over a second of hangup: a spinning or sleep-polling loop burns far more. */

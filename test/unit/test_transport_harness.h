@@ -21,7 +21,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "agent/xalloc.h"
+#include "base/xalloc.h"
 #include "transport/transport.h"
 
 /* Each test file uses a subset of these. */

@@ -7,7 +7,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
-#include "agent/limits.h"
+#include "base/limits.h"
 
 struct fixture {
     char *dir;

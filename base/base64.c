@@ -1,15 +1,15 @@
 /* Base64 for guest-file-read/write and guest-exec (input-data, captured output). */
-#include "commands/base64.h"
+#include "base/base64.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "agent/xalloc.h"
+#include "base/xalloc.h"
 
 static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-char *cmd_base64_encode(const void *data, size_t len)
+char *base64_encode(const void *data, size_t len)
 {
     const unsigned char *in = data;
     char *out = xmalloc((len + 2) / 3 * 4 + 1);
@@ -53,7 +53,7 @@ static int rank(unsigned char c)
     return c == '\n' ? -1 : -2;
 }
 
-char *cmd_base64_decode(const char *text, size_t *out_len)
+char *base64_decode(const char *text, size_t *out_len)
 {
     size_t len = strlen(text);
     for (size_t k = 0; k < len; k++)

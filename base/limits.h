@@ -1,6 +1,6 @@
 /* Every cap a host can push against, in one place (DESIGN.md "Bounded everything"). */
-#ifndef QGAD_AGENT_LIMITS_H
-#define QGAD_AGENT_LIMITS_H
+#ifndef QGAD_BASE_LIMITS_H
+#define QGAD_BASE_LIMITS_H
 
 /* protocol: per message, as upstream's json-streamer/json-lexer */
 #define QGAD_MAX_MESSAGE_BYTES (64u << 20) /* "JSON token size limit exceeded" */

@@ -8,14 +8,14 @@
 
 #include <cmocka.h>
 
-#include "commands/json.h"
-#include "protocol/encoder.h"
+#include "base/json.h"
+#include "protocol/wire/encoder.h"
 
 static void assert_encodes(yajl_val v, const char *want)
 {
-    struct proto_buf b = {0};
+    struct buf b = {0};
     proto_encode_value(&b, v);
-    proto_buf_put(&b, "", 1);
+    buf_put(&b, "", 1);
     assert_string_equal(b.data, want);
     free(b.data);
     json_free(v);

@@ -1,11 +1,11 @@
-#include "protocol/buf.h"
+#include "base/buf.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/xalloc.h"
+#include "base/xalloc.h"
 
-void proto_buf_reserve(struct proto_buf *b, size_t n)
+void buf_reserve(struct buf *b, size_t n)
 {
     if (b->len + n <= b->cap)
         return;
@@ -16,16 +16,16 @@ void proto_buf_reserve(struct proto_buf *b, size_t n)
     b->cap = cap;
 }
 
-void proto_buf_put(struct proto_buf *b, const char *s, size_t n)
+void buf_put(struct buf *b, const char *s, size_t n)
 {
     if (n == 0)
         return; /* data may still be NULL */
-    proto_buf_reserve(b, n);
+    buf_reserve(b, n);
     memcpy(b->data + b->len, s, n);
     b->len += n;
 }
 
-void proto_buf_release(struct proto_buf *b)
+void buf_release(struct buf *b)
 {
     free(b->data);
     b->data = NULL;

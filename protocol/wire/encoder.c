@@ -1,6 +1,6 @@
 /* Own encoder, not yajl_gen: yajl_gen writes non-ASCII UTF-8 as is, while upstream (and
  * clients comparing its output) escape every byte outside 0x20..0x7E as \uXXXX. */
-#include "protocol/encoder.h"
+#include "protocol/wire/encoder.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -8,20 +8,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/xalloc.h"
+#include "base/xalloc.h"
 
 #define REPLACEMENT_CHAR 0xFFFD
 
-static void buf_puts(struct proto_buf *b, const char *s)
+static void buf_puts(struct buf *b, const char *s)
 {
-    proto_buf_put(b, s, strlen(s));
+    buf_put(b, s, strlen(s));
 }
 
-static void put_u16(struct proto_buf *b, unsigned u)
+static void put_u16(struct buf *b, unsigned u)
 {
     char esc[8];
     snprintf(esc, sizeof(esc), "\\u%04X", u & 0xFFFF);
-    proto_buf_put(b, esc, 6);
+    buf_put(b, esc, 6);
 }
 
 /* Decodes one UTF-8 sequence at s (s[0] >= 0x80). Returns its length and sets *cp, or
@@ -60,13 +60,13 @@ static size_t utf8_decode(const unsigned char *s, uint32_t *cp)
     return n;
 }
 
-static void put_escaped(struct proto_buf *b, unsigned char c)
+static void put_escaped(struct buf *b, unsigned char c)
 {
     static const char simple[] = {['"'] = '"',  ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f',
                                   ['\n'] = 'n', ['\r'] = 'r',  ['\t'] = 't'};
     if (c < sizeof(simple) && simple[c]) {
         char esc[2] = {'\\', simple[c]};
-        proto_buf_put(b, esc, 2);
+        buf_put(b, esc, 2);
     } else {
         put_u16(b, c);
     }
@@ -80,16 +80,16 @@ const bool proto_plain_byte[256] = {
     [0x5D ... 0x7E] = true,
 };
 
-void proto_encode_string(struct proto_buf *b, const char *str)
+void proto_encode_string(struct buf *b, const char *str)
 {
     const unsigned char *s = (const unsigned char *)str;
 
-    proto_buf_put(b, "\"", 1);
+    buf_put(b, "\"", 1);
     while (*s) {
         const unsigned char *run = s;
         while (proto_plain_byte[*s])
             s++;
-        proto_buf_put(b, (const char *)run, (size_t)(s - run));
+        buf_put(b, (const char *)run, (size_t)(s - run));
         if (!*s)
             break;
         if (*s < 0x80) {
@@ -106,10 +106,10 @@ void proto_encode_string(struct proto_buf *b, const char *str)
             put_u16(b, cp);
         }
     }
-    proto_buf_put(b, "\"", 1);
+    buf_put(b, "\"", 1);
 }
 
-static void encode_number(struct proto_buf *b, yajl_val v)
+static void encode_number(struct buf *b, yajl_val v)
 {
     char text[40];
 
@@ -124,7 +124,7 @@ static void encode_number(struct proto_buf *b, yajl_val v)
     buf_puts(b, text);
 }
 
-void proto_encode_value(struct proto_buf *b, yajl_val v)
+void proto_encode_value(struct buf *b, yajl_val v)
 {
     if (!v) {
         buf_puts(b, "null");
@@ -138,24 +138,24 @@ void proto_encode_value(struct proto_buf *b, yajl_val v)
         encode_number(b, v);
         break;
     case yajl_t_object:
-        proto_buf_put(b, "{", 1);
+        buf_put(b, "{", 1);
         for (size_t i = 0; i < v->u.object.len; i++) {
             if (i)
-                proto_buf_put(b, ", ", 2);
+                buf_put(b, ", ", 2);
             proto_encode_string(b, v->u.object.keys[i]);
-            proto_buf_put(b, ": ", 2);
+            buf_put(b, ": ", 2);
             proto_encode_value(b, v->u.object.values[i]);
         }
-        proto_buf_put(b, "}", 1);
+        buf_put(b, "}", 1);
         break;
     case yajl_t_array:
-        proto_buf_put(b, "[", 1);
+        buf_put(b, "[", 1);
         for (size_t i = 0; i < v->u.array.len; i++) {
             if (i)
-                proto_buf_put(b, ", ", 2);
+                buf_put(b, ", ", 2);
             proto_encode_value(b, v->u.array.values[i]);
         }
-        proto_buf_put(b, "]", 1);
+        buf_put(b, "]", 1);
         break;
     case yajl_t_true:
         buf_puts(b, "true");
@@ -198,22 +198,22 @@ bool proto_encode_size_exceeds(yajl_val v, size_t limit)
     return !size_within(v, &budget);
 }
 
-static char *reply_finish(struct proto_buf *b, yajl_val id, size_t *len)
+static char *reply_finish(struct buf *b, yajl_val id, size_t *len)
 {
     if (id) {
         buf_puts(b, ", \"id\": ");
         proto_encode_value(b, id);
     }
-    proto_buf_put(b, "}\n", 2);
+    buf_put(b, "}\n", 2);
     *len = b->len;
     return b->data;
 }
 
 char *proto_reply_return(yajl_val value, yajl_val id, bool delimited, size_t *len)
 {
-    struct proto_buf b = {0};
+    struct buf b = {0};
     if (delimited)
-        proto_buf_put(&b, "\xff", 1);
+        buf_put(&b, "\xff", 1);
     buf_puts(&b, "{\"return\": ");
     proto_encode_value(&b, value);
     return reply_finish(&b, id, len);
@@ -221,11 +221,11 @@ char *proto_reply_return(yajl_val value, yajl_val id, bool delimited, size_t *le
 
 char *proto_reply_error(const char *err_class, const char *desc, yajl_val id, size_t *len)
 {
-    struct proto_buf b = {0};
+    struct buf b = {0};
     buf_puts(&b, "{\"error\": {\"class\": ");
     proto_encode_string(&b, err_class);
     buf_puts(&b, ", \"desc\": ");
     proto_encode_string(&b, desc ? desc : "");
-    proto_buf_put(&b, "}", 1);
+    buf_put(&b, "}", 1);
     return reply_finish(&b, id, len);
 }

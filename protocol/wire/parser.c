@@ -1,7 +1,7 @@
 /* yajl callbacks -> yajl_val tree. Numbers keep their text (json_number_text), so 64-bit
  * ids come back exact. yajl's error messages are mapped to the details upstream's
  * json-parser reports, since clients and test suites compare them. */
-#include "protocol/parser.h"
+#include "protocol/wire/parser.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,10 +9,10 @@
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
-#include "agent/limits.h"
-#include "agent/xalloc.h"
-#include "commands/json.h"
-#include "platform/release.h"
+#include "base/json.h"
+#include "base/limits.h"
+#include "base/release.h"
+#include "base/xalloc.h"
 
 #define ERR_PREFIX "JSON parse error, "
 #define SMALL_OBJECT 8 /* objects up to this size are checked pairwise for duplicate keys */
@@ -288,7 +288,7 @@ struct proto_parser *proto_parser_new(void)
 static void tree_release(void *tree)
 {
     json_free(tree);
-    plat_heap_trim();
+    heap_trim();
 }
 
 void proto_parser_reset(struct proto_parser *p)
@@ -297,7 +297,7 @@ void proto_parser_reset(struct proto_parser *p)
         yajl_free(p->yajl);
     p->yajl = NULL;
     if (p->root && p->values > QGAD_POOL_FREE_VALUES)
-        plat_release_in_pool(tree_release, p->root);
+        release_in_pool(tree_release, p->root);
     else
         json_free(p->root);
     p->root = NULL;

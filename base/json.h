@@ -1,8 +1,8 @@
 /* The one in-memory JSON type is yajl's yajl_val tree (yajl/yajl_tree.h). These
  * builders make trees that yajl_tree_free() frees. Numbers always carry their text in
  * u.number.r, so 64-bit values are exact and the encoder prints them verbatim. */
-#ifndef QGAD_COMMANDS_JSON_H
-#define QGAD_COMMANDS_JSON_H
+#ifndef QGAD_BASE_JSON_H
+#define QGAD_BASE_JSON_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* agent/log.c: line format, level mask, audit lines, the ring kept while suspended. */
+/* base/log.c: line format, level mask, audit lines, the ring kept while suspended. */
 #include <regex.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "agent/limits.h"
-#include "agent/log.h"
+#include "base/limits.h"
+#include "base/log.h"
 
 static char tmpdir[] = "/tmp/qgad-log-XXXXXX";
 static char path[256];
@@ -38,7 +38,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    agent_log_close();
+    log_close();
     return 0;
 }
 
@@ -72,7 +72,7 @@ static void test_line_format(void **state)
 {
     regex_t re;
 
-    assert_int_equal(agent_log_open(path, false), 0);
+    assert_int_equal(log_open(path, false), 0);
     log_error("disk %s is %d%% full", "vda", 99);
     log_critical("boom");
     char *text = slurp();
@@ -94,7 +94,7 @@ static void test_append_and_mode(void **state)
 
     fputs("old line\n", f);
     fclose(f);
-    assert_int_equal(agent_log_open(path, false), 0);
+    assert_int_equal(log_open(path, false), 0);
     log_error("new");
     char *text = slurp();
     assert_true(strncmp(text, "old line\n", 9) == 0);
@@ -103,22 +103,22 @@ static void test_append_and_mode(void **state)
 
     char fresh[300];
     snprintf(fresh, sizeof(fresh), "%s.fresh", path);
-    assert_int_equal(agent_log_open(fresh, false), 0);
+    assert_int_equal(log_open(fresh, false), 0);
     assert_int_equal(stat(fresh, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
-    assert_int_equal(agent_log_open("/nonexistent/dir/x.log", false) < 0, 1);
+    assert_int_equal(log_open("/nonexistent/dir/x.log", false) < 0, 1);
 }
 
 static void test_default_mask(void **state)
 {
-    assert_int_equal(agent_log_open(path, false), 0);
+    assert_int_equal(log_open(path, false), 0);
     log_error("e");
     log_critical("c");
     log_warning("w");
     log_message("m");
     log_info("i");
     log_debug("d");
-    agent_audit("guest-file-open of /etc/x by the host");
+    log_audit("guest-file-open of /etc/x by the host");
     char *text = slurp();
     assert_int_equal(count_lines(text), 3);
     assert_non_null(strstr(text, ": error: e\n"));
@@ -135,7 +135,7 @@ static void test_verbose_mask(void **state)
     static const char *const levels[] = {"error",   "critical", "warning",
                                          "message", "info",     "debug"};
 
-    assert_int_equal(agent_log_open(path, true), 0);
+    assert_int_equal(log_open(path, true), 0);
     log_error("x");
     log_critical("x");
     log_warning("x");
@@ -156,14 +156,14 @@ static void test_suspend_defers_file_and_keeps_lines(void **state)
 {
     struct stat st;
 
-    agent_log_suspend();
-    assert_int_equal(agent_log_open(path, true), 0);
+    log_suspend();
+    assert_int_equal(log_open(path, true), 0);
     log_info("first");
-    agent_audit("thaw requested");
+    log_audit("thaw requested");
     log_debug("second");
     /* nothing touches the (possibly frozen) filesystem until resume */
     assert_int_equal(stat(path, &st), -1);
-    agent_log_resume();
+    log_resume();
     char *text = slurp();
     assert_int_equal(count_lines(text), 3);
     char *a = strstr(text, ": info: first\n");
@@ -188,14 +188,14 @@ static void test_ring_drops_oldest(void **state)
 
     memset(big, 'x', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
-    assert_int_equal(agent_log_open(path, true), 0);
-    agent_log_suspend();
+    assert_int_equal(log_open(path, true), 0);
+    log_suspend();
     for (size_t i = 0; i < total; i++)
         log_info("%zu %s", i, big);
     char *text = slurp();
     assert_string_equal(text, "");
     free(text);
-    agent_log_resume();
+    log_resume();
     text = slurp();
     size_t lines = count_lines(text);
     assert_true(lines > 1 && lines < total);

@@ -1,13 +1,13 @@
 /* Freeing big things off the loop: returning tens of MiB to the kernel (munmap of every
  * touched page) takes milliseconds, which the loop thread must not spend. */
-#ifndef QGAD_PLATFORM_RELEASE_H
-#define QGAD_PLATFORM_RELEASE_H
+#ifndef QGAD_BASE_RELEASE_H
+#define QGAD_BASE_RELEASE_H
 
 /* Runs release(p) on a threadpool thread (on the calling thread if the pool refuses). */
-void plat_release_in_pool(void (*release)(void *), void *p);
+void release_in_pool(void (*release)(void *), void *p);
 
 /* Give the heap's free memory back to the kernel (glibc keeps freed small chunks). Call it
  * from a pool thread after freeing something with very many nodes. */
-void plat_heap_trim(void);
+void heap_trim(void);
 
 #endif

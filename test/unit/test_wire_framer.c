@@ -8,11 +8,11 @@
 
 #include <cmocka.h>
 
-#include "agent/limits.h"
-#include "agent/xalloc.h"
-#include "commands/json.h"
-#include "protocol/encoder.h"
-#include "protocol/framer.h"
+#include "base/json.h"
+#include "base/limits.h"
+#include "base/xalloc.h"
+#include "protocol/wire/encoder.h"
+#include "protocol/wire/framer.h"
 
 #define MAX_EVENTS 64
 
@@ -32,10 +32,10 @@ static bool record(struct events *e, char *text)
 
 static bool on_message(void *ctx, yajl_val v)
 {
-    struct proto_buf b = {0};
-    proto_buf_put(&b, "V:", 2);
+    struct buf b = {0};
+    buf_put(&b, "V:", 2);
     proto_encode_value(&b, v);
-    proto_buf_put(&b, "", 1);
+    buf_put(&b, "", 1);
     json_free(v);
     return record(ctx, b.data);
 }
@@ -222,20 +222,20 @@ static void test_duplicate_keys_large_object(void **state)
 {
     struct events e;
     struct proto_framer *f = framer_new(&e);
-    struct proto_buf b = {0};
-    proto_buf_put(&b, "{", 1);
+    struct buf b = {0};
+    buf_put(&b, "{", 1);
     for (int i = 0; i < 1000; i++) {
         char *m = xasprintf("%s\"k%d\":%d", i ? "," : "", i, i);
-        proto_buf_put(&b, m, strlen(m));
+        buf_put(&b, m, strlen(m));
         free(m);
     }
-    proto_buf_put(&b, "}", 1);
+    buf_put(&b, "}", 1);
     proto_framer_feed(f, b.data, b.len);
     assert_int_equal(e.n, 1);
     assert_memory_equal(e.ev[0], "V:{\"k0\": 0, ", 12);
     events_clear(&e);
     b.len--; /* the same object plus one repeated key */
-    proto_buf_put(&b, ",\"k500\":1}", 10);
+    buf_put(&b, ",\"k500\":1}", 10);
     proto_framer_feed(f, b.data, b.len);
     EXPECT(&e, "E:JSON parse error, duplicate key");
     free(b.data);
@@ -369,16 +369,16 @@ static void test_stop_request(void **state)
 }
 
 /* Fills n bytes of c into b. */
-static void put_fill(struct proto_buf *b, char c, size_t n)
+static void put_fill(struct buf *b, char c, size_t n)
 {
-    proto_buf_reserve(b, n);
+    buf_reserve(b, n);
     memset(b->data + b->len, c, n);
     b->len += n;
 }
 
-static void put_str(struct proto_buf *b, const char *s)
+static void put_str(struct buf *b, const char *s)
 {
-    proto_buf_put(b, s, strlen(s));
+    buf_put(b, s, strlen(s));
 }
 
 /* Long plain strings skip yajl (the framer hands them over); they must come out the same,
@@ -386,7 +386,7 @@ static void put_str(struct proto_buf *b, const char *s)
 static void test_big_strings(void **state)
 {
     const size_t big = 70000;
-    struct proto_buf in = {0}, want = {0};
+    struct buf in = {0}, want = {0};
     put_str(&in, "{\"a\":\"");
     put_fill(&in, 'x', big);
     put_str(&in, "\",\"b\":'small',\"");
@@ -412,12 +412,12 @@ static void test_big_strings(void **state)
     put_str(&want, "\", \"esc\": \"");
     put_fill(&want, 'z', big);
     put_str(&want, "\\n\\u00E9\"}");
-    proto_buf_put(&want, "", 1);
-    struct proto_buf top = {0};
+    buf_put(&want, "", 1);
+    struct buf top = {0};
     put_str(&top, "V:\"");
     put_fill(&top, 't', big);
     put_str(&top, "\"");
-    proto_buf_put(&top, "", 1);
+    buf_put(&top, "", 1);
 
     const size_t chunks[] = {1, 1000, QGAD_READ_CHUNK, in.len};
     for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {

@@ -1,6 +1,6 @@
 /* The QMP envelope of one request: {"execute": name, "arguments": {...}, "id": any}. */
-#ifndef QGAD_PROTOCOL_REQUEST_H
-#define QGAD_PROTOCOL_REQUEST_H
+#ifndef QGAD_WIRE_REQUEST_H
+#define QGAD_WIRE_REQUEST_H
 
 #include <yajl/yajl_tree.h>
 

@@ -1,8 +1,8 @@
 /* Logging with upstream's line format: "<unix-seconds>.<usec>: <level>: <message>".
  * Cross-cutting: every layer may log. While frozen, lines go to a memory ring that is
  * flushed after thaw (a log file on a frozen filesystem would block the agent). */
-#ifndef QGAD_AGENT_LOG_H
-#define QGAD_AGENT_LOG_H
+#ifndef QGAD_BASE_LOG_H
+#define QGAD_BASE_LOG_H
 
 #include <stdbool.h>
 
@@ -16,22 +16,22 @@ enum log_level {
 };
 
 /* path NULL: stderr. Returns 0 or -errno (the file is opened append, close-on-exec). */
-int agent_log_open(const char *path, bool verbose);
-void agent_log_close(void);
+int log_open(const char *path, bool verbose);
+void log_close(void);
 /* While frozen: keep lines in memory (bounded ring), write them on resume. */
-void agent_log_suspend(void);
-void agent_log_resume(void);
+void log_suspend(void);
+void log_resume(void);
 
-void agent_log(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_emit(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Audit line for a mutating command: syslog(LOG_INFO) and the log, never filtered by -v.
  * Callers must never pass secrets (passwords, file contents, env values, input data). */
-void agent_audit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_audit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-#define log_error(...) agent_log(LOG_LVL_ERROR, __VA_ARGS__)
-#define log_critical(...) agent_log(LOG_LVL_CRITICAL, __VA_ARGS__)
-#define log_warning(...) agent_log(LOG_LVL_WARNING, __VA_ARGS__)
-#define log_message(...) agent_log(LOG_LVL_MESSAGE, __VA_ARGS__)
-#define log_info(...) agent_log(LOG_LVL_INFO, __VA_ARGS__)
-#define log_debug(...) agent_log(LOG_LVL_DEBUG, __VA_ARGS__)
+#define log_error(...) log_emit(LOG_LVL_ERROR, __VA_ARGS__)
+#define log_critical(...) log_emit(LOG_LVL_CRITICAL, __VA_ARGS__)
+#define log_warning(...) log_emit(LOG_LVL_WARNING, __VA_ARGS__)
+#define log_message(...) log_emit(LOG_LVL_MESSAGE, __VA_ARGS__)
+#define log_info(...) log_emit(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...) log_emit(LOG_LVL_DEBUG, __VA_ARGS__)
 
 #endif

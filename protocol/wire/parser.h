@@ -1,7 +1,7 @@
 /* One JSON message to one yajl_val tree: yajl's streaming parser, fed by the framer in
  * pieces that never split a token, with upstream's error texts and duplicate-key check. */
-#ifndef QGAD_PROTOCOL_PARSER_H
-#define QGAD_PROTOCOL_PARSER_H
+#ifndef QGAD_WIRE_PARSER_H
+#define QGAD_WIRE_PARSER_H
 
 #include <stddef.h>
 #include <yajl/yajl_tree.h>

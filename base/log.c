@@ -1,8 +1,8 @@
-/* Logging (agent/log.h). Thread-safe: threadpool work functions may log too. Lines are
+/* Logging (base/log.h). Thread-safe: threadpool work functions may log too. Lines are
  * formatted once and written with a single write(2) so appends from several threads
  * never interleave. While suspended (frozen filesystems) lines go to a bounded ring;
  * the log file itself is not even opened until resume, as it may live on a frozen fs. */
-#include "agent/log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,12 +15,12 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "agent/limits.h"
-#include "agent/xalloc.h"
+#include "base/limits.h"
+#include "base/xalloc.h"
 
 #define LOG_MASK_DEFAULT (LOG_LVL_ERROR | LOG_LVL_CRITICAL)
 #define LOG_MASK_ALL 0x3f
-/* Before agent_log_open() (option parsing) warnings show too, like GLib's default
+/* Before log_open() (option parsing) warnings show too, like GLib's default
  * handler does for qemu-ga before its own handler is installed. */
 #define LOG_MASK_EARLY (LOG_MASK_DEFAULT | LOG_LVL_WARNING)
 
@@ -171,7 +171,7 @@ static void emit(enum log_level level, const char *msg, bool audit)
     free(line);
 }
 
-int agent_log_open(const char *path, bool verbose)
+int log_open(const char *path, bool verbose)
 {
     int ret = 0;
 
@@ -189,7 +189,7 @@ int agent_log_open(const char *path, bool verbose)
     return ret;
 }
 
-void agent_log_close(void)
+void log_close(void)
 {
     pthread_mutex_lock(&log_lock);
     close_current();
@@ -207,14 +207,14 @@ void agent_log_close(void)
     pthread_mutex_unlock(&log_lock);
 }
 
-void agent_log_suspend(void)
+void log_suspend(void)
 {
     pthread_mutex_lock(&log_lock);
     log_suspended = true;
     pthread_mutex_unlock(&log_lock);
 }
 
-void agent_log_resume(void)
+void log_resume(void)
 {
     int open_err = 0;
 
@@ -268,7 +268,7 @@ __attribute__((format(printf, 3, 0))) static void log_v(enum log_level level, bo
     free(msg);
 }
 
-void agent_log(enum log_level level, const char *fmt, ...)
+void log_emit(enum log_level level, const char *fmt, ...)
 {
     va_list ap;
 
@@ -279,7 +279,7 @@ void agent_log(enum log_level level, const char *fmt, ...)
     va_end(ap);
 }
 
-void agent_audit(const char *fmt, ...)
+void log_audit(const char *fmt, ...)
 {
     va_list ap;
 

@@ -8,9 +8,9 @@
 
 #include <cmocka.h>
 
-#include "commands/json.h"
-#include "protocol/framer.h"
-#include "protocol/request.h"
+#include "base/json.h"
+#include "protocol/wire/framer.h"
+#include "protocol/wire/request.h"
 
 static yajl_val parsed;
 

@@ -4,8 +4,8 @@
  * yajl, enforces the per-message caps and the global input cap, and resynchronises on
  * 0xFF/0xFE. After an error the rest of that message is skipped, and the next one parses
  * cleanly. */
-#ifndef QGAD_PROTOCOL_FRAMER_H
-#define QGAD_PROTOCOL_FRAMER_H
+#ifndef QGAD_WIRE_FRAMER_H
+#define QGAD_WIRE_FRAMER_H
 
 #include <stdbool.h>
 #include <stddef.h>

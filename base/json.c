@@ -1,4 +1,4 @@
-#include "commands/json.h"
+#include "base/json.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/xalloc.h"
+#include "base/xalloc.h"
 
 static yajl_val value_new(yajl_type type)
 {

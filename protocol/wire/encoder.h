@@ -1,20 +1,20 @@
 /* Replies as upstream's QMP writer prints them: one line, `": "` and `", "` separators,
  * strings pure ASCII (\uXXXX for everything outside 0x20..0x7E, surrogate pairs above
  * the BMP, \uFFFD for invalid UTF-8), numbers as the text they carry. */
-#ifndef QGAD_PROTOCOL_ENCODER_H
-#define QGAD_PROTOCOL_ENCODER_H
+#ifndef QGAD_WIRE_ENCODER_H
+#define QGAD_WIRE_ENCODER_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <yajl/yajl_tree.h>
 
-#include "protocol/buf.h"
+#include "base/buf.h"
 
 /* Bytes a string carries as they are: printable ASCII but '"' and '\\'. */
 extern const bool proto_plain_byte[256];
 
-void proto_encode_string(struct proto_buf *b, const char *s);
-void proto_encode_value(struct proto_buf *b, yajl_val v);
+void proto_encode_string(struct buf *b, const char *s);
+void proto_encode_value(struct buf *b, yajl_val v);
 
 /* Whether the strings, keys and numbers in v add up to more than limit bytes; reads at
  * most about limit bytes of them to find out. */

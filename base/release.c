@@ -1,10 +1,10 @@
-#include "platform/release.h"
+#include "base/release.h"
 
 #include <malloc.h>
 #include <stdlib.h>
 #include <uv.h>
 
-#include "agent/xalloc.h"
+#include "base/xalloc.h"
 
 struct release_work {
     uv_work_t req;
@@ -23,7 +23,7 @@ static void release_done(uv_work_t *req, int status)
     free(req->data);
 }
 
-void plat_release_in_pool(void (*release)(void *), void *p)
+void release_in_pool(void (*release)(void *), void *p)
 {
     struct release_work *w = xmalloc(sizeof(*w));
     w->req.data = w;
@@ -35,7 +35,7 @@ void plat_release_in_pool(void (*release)(void *), void *p)
     }
 }
 
-void plat_heap_trim(void)
+void heap_trim(void)
 {
     malloc_trim(0);
 }

@@ -1,7 +1,7 @@
 /* Allocation that cannot fail: on exhaustion the agent logs and aborts, as GLib-based
  * qemu-ga does. Every cap in limits.h exists so that a host cannot get us here. */
-#ifndef QGAD_AGENT_XALLOC_H
-#define QGAD_AGENT_XALLOC_H
+#ifndef QGAD_BASE_XALLOC_H
+#define QGAD_BASE_XALLOC_H
 
 #include <stddef.h>
 

@@ -1,12 +1,12 @@
 /* Upstream's envelope check (qmp_dispatch_check_obj), texts included. Members are checked
  * in message order; upstream walks a hash table, so its order for a request with two bad
  * members is not defined anyway. */
-#include "protocol/request.h"
+#include "protocol/wire/request.h"
 
 #include <stddef.h>
 #include <string.h>
 
-#include "agent/xalloc.h"
+#include "base/xalloc.h"
 
 /* Takes member i out of the message: yajl_tree_free skips NULL values. */
 static yajl_val detach(yajl_val msg, size_t i)

@@ -3,18 +3,18 @@
  * middle of a token: yajl's lexer rescans a token that spans two yajl_parse() calls from
  * its start on every call, which would make a 64 MiB string quadratic. Long plain strings
  * skip yajl altogether (take_big_string). */
-#include "protocol/framer.h"
+#include "protocol/wire/framer.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/limits.h"
-#include "agent/xalloc.h"
-#include "protocol/buf.h"
-#include "protocol/encoder.h"
-#include "protocol/parser.h"
+#include "base/buf.h"
+#include "base/limits.h"
+#include "base/xalloc.h"
+#include "protocol/wire/encoder.h"
+#include "protocol/wire/parser.h"
 
 /* Upstream renders the 0xFF it stumbles over as U+FFFD; the encoder prints \uFFFD. */
 #define ERR_STRAY_RESYNC "JSON parse error, stray '\xEF\xBF\xBD'"
@@ -38,13 +38,13 @@ struct proto_framer {
     bool stopped; /* a callback asked to stop */
     size_t depth; /* {} plus [] nesting */
     size_t tokens;
-    size_t bytes;         /* message bytes so far (whitespace between tokens excluded) */
-    size_t accounted;     /* of those, the part added to buffered_total */
-    size_t limit;         /* more bytes than this hit the message or the global cap */
-    struct proto_buf out; /* translated bytes not yet parsed */
-    size_t tok;           /* start of the incomplete token held back in out */
-    size_t strings;       /* string tokens of this message so far */
-    bool plain;           /* the current string is printable ASCII without escapes */
+    size_t bytes;     /* message bytes so far (whitespace between tokens excluded) */
+    size_t accounted; /* of those, the part added to buffered_total */
+    size_t limit;     /* more bytes than this hit the message or the global cap */
+    struct buf out;   /* translated bytes not yet parsed */
+    size_t tok;       /* start of the incomplete token held back in out */
+    size_t strings;   /* string tokens of this message so far */
+    bool plain;       /* the current string is printable ASCII without escapes */
 };
 
 static size_t buffered_total; /* loop thread only */
@@ -70,7 +70,7 @@ static void emit(struct proto_framer *f, char c)
 {
     if (f->discard)
         return;
-    proto_buf_reserve(&f->out, 1);
+    buf_reserve(&f->out, 1);
     f->out.data[f->out.len++] = c;
     f->bytes++;
 }
@@ -79,7 +79,7 @@ static void emit_run(struct proto_framer *f, const unsigned char *p, size_t n)
 {
     if (f->discard || n == 0)
         return;
-    proto_buf_put(&f->out, (const char *)p, n);
+    buf_put(&f->out, (const char *)p, n);
     f->bytes += n;
 }
 
@@ -90,7 +90,7 @@ static void drop_partial(struct proto_framer *f)
     f->accounted = f->bytes = 0;
     f->out.len = f->tok = 0;
     if (f->out.cap > OUT_KEEP)
-        proto_buf_release(&f->out);
+        buf_release(&f->out);
     proto_parser_reset(f->parser);
     set_limit(f);
 }
@@ -225,14 +225,14 @@ static bool take_big_string(struct proto_framer *f)
     size_t start = f->tok + 1, n = f->out.len - start;
     if (f->discard || !f->plain || n < BIG_STRING)
         return false;
-    struct proto_buf rest = {0}; /* the message before the string, if not parsed yet */
-    proto_buf_put(&rest, f->out.data, f->tok);
+    struct buf rest = {0}; /* the message before the string, if not parsed yet */
+    buf_put(&rest, f->out.data, f->tok);
     char *str = f->out.data;
     memmove(str, str + start, n);
     str[n] = '\0'; /* fits: the opening quote is gone */
     proto_parser_substitute(f->parser, f->strings - 1, xrealloc(str, n + 1));
     f->out = rest;
-    proto_buf_put(&f->out, "\"\"", 2);
+    buf_put(&f->out, "\"\"", 2);
     return true;
 }
 
@@ -399,6 +399,6 @@ void proto_framer_free(struct proto_framer *f)
         return;
     drop_partial(f);
     proto_parser_free(f->parser);
-    proto_buf_release(&f->out);
+    buf_release(&f->out);
     free(f);
 }

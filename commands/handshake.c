@@ -4,8 +4,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base/json.h"
 #include "commands/handlers.h"
-#include "commands/json.h"
 #include "commands/registry.h"
 
 static void sync_echo(cmd_call *call)
