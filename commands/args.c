@@ -1,9 +1,11 @@
 /* The generic argument checker. It walks the spec the way QEMU's QObject input visitor
  * walks a QAPI type, so the first error it reports and its text are the visitor's:
  * members in spec order (missing / wrong type), then members nobody asked for. Names of
- * nested values are spelled as the visitor spells them: "vcpus[0].online". */
+ * nested values are spelled as the visitor spells them: "vcpus[0].online". Then it fills
+ * the command's argument struct and checks ranges, as upstream's handlers did. */
 #include "commands/args.h"
 
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,4 +180,85 @@ char *args_check(const struct arg_spec *spec, yajl_val args)
     if (args && args->type != yajl_t_object)
         return xstrdup("QMP input member 'arguments' must be an object");
     return check_members(spec, args, NULL);
+}
+
+static int value_index(const char *const *values, const char *s)
+{
+    for (int i = 0; values && values[i]; i++)
+        if (strcmp(values[i], s) == 0)
+            return i;
+    return -1; /* cannot happen after the check */
+}
+
+/* The struct member of a checked value, or of an absent one (v NULL: its default). */
+static void store(const struct arg_spec *s, yajl_val v, char *out)
+{
+    void *at = out + s->offset;
+    int64_t i = s->dflt_int;
+    uint64_t u = (uint64_t)s->dflt_int;
+
+    switch (s->type) {
+    case ARG_INT:
+        if (v)
+            json_as_int64(v, &i);
+        *(int64_t *)at = i;
+        break;
+    case ARG_UINT64:
+        if (v && !json_as_uint64(v, &u) && json_as_int64(v, &i))
+            u = (uint64_t)i; /* a negative integer, taken as upstream's visitor takes it */
+        *(uint64_t *)at = u;
+        break;
+    case ARG_BOOL:
+        *(bool *)at = v ? v->type == yajl_t_true : s->dflt_int != 0;
+        break;
+    case ARG_STR:
+        *(const char **)at = v ? v->u.string : s->dflt_str;
+        break;
+    case ARG_ENUM:
+        *(int *)at = v ? value_index(s->values, v->u.string) : (int)s->dflt_int;
+        break;
+    case ARG_ALT_INT_ENUM:
+        if (v && v->type == yajl_t_string)
+            i = value_index(s->values, v->u.string);
+        else if (v)
+            json_as_int64(v, &i);
+        *(int64_t *)at = i;
+        break;
+    case ARG_ALT_BOOL_ENUM:
+        if (!v)
+            *(int *)at = (int)s->dflt_int;
+        else if (v->type == yajl_t_string)
+            *(int *)at = value_index(s->values, v->u.string);
+        else
+            *(int *)at = v->type == yajl_t_true ? s->if_true : s->if_false;
+        break;
+    case ARG_NUMBER:
+    case ARG_ARRAY:
+    case ARG_OBJECT:
+        *(yajl_val *)at = v;
+        break;
+    }
+    if (s->has_flag)
+        *(bool *)(out + s->has_offset) = v != NULL;
+}
+
+char *args_parse(const struct arg_list *list, yajl_val args, void *out, char **range_err)
+{
+    const struct arg_spec *spec = list ? list->specs : NULL;
+    char *err = args_check(spec, args);
+    if (range_err)
+        *range_err = NULL;
+    if (err || !out)
+        return err;
+    memset(out, 0, list ? list->size : 0);
+    for (const struct arg_spec *s = spec; s && s->name; s++) {
+        yajl_val v = json_get(args, s->name);
+        if (s->stored)
+            store(s, v, out);
+        int64_t i;
+        if (range_err && !*range_err && s->ranged && v && json_as_int64(v, &i) &&
+            (i < s->min || i > s->max))
+            *range_err = xasprintf("value '%" PRId64 "' is invalid for argument %s", i, s->name);
+    }
+    return NULL;
 }

@@ -20,10 +20,47 @@
 #include "commands/settings.h"
 #include "platform/child.h"
 
-/* Bigger input or output is base64-converted in the threadpool, not on the loop. */
+/* Bigger output is base64-encoded in the threadpool, not on the loop. */
 #define EXEC_INLINE_B64 (64u << 10)
 #define EXEC_MAX_TIMEOUT_S (10.0 * 365 * 24 * 3600)
 #define EXEC_AUDIT_ARGV_MAX 2048
+
+struct exec_status_args {
+    int64_t pid, wait;
+};
+ARG_LIST(cmd_exec_status_args, struct exec_status_args,
+         {ARG_AT(struct exec_status_args, pid), .name = "pid", .type = ARG_INT},
+         {ARG_AT(struct exec_status_args, wait), .name = "__org.qgad_wait", .type = ARG_INT,
+          .optional = true}); /* ms, qgad extension */
+
+enum exec_capture {
+    CAPTURE_NONE,
+    CAPTURE_STDOUT,
+    CAPTURE_STDERR,
+    CAPTURE_SEPARATED,
+    CAPTURE_MERGED
+};
+static const char *const exec_capture_values[] = {"none",      "stdout", "stderr",
+                                                  "separated", "merged", NULL};
+struct exec_args {
+    const char *path;
+    yajl_val arg, env;
+    const char *input; /* base64 */
+    int capture;       /* enum exec_capture */
+    yajl_val timeout;  /* seconds, qgad extension */
+};
+ARG_LIST(cmd_exec_args, struct exec_args,
+         {ARG_AT(struct exec_args, path), .name = "path", .type = ARG_STR},
+         {ARG_AT(struct exec_args, arg), .name = "arg", .type = ARG_ARRAY, .optional = true,
+          .elem = ARG_STR},
+         {ARG_AT(struct exec_args, env), .name = "env", .type = ARG_ARRAY, .optional = true,
+          .elem = ARG_STR},
+         {ARG_AT(struct exec_args, input), .name = "input-data", .type = ARG_STR, .optional = true},
+         {ARG_AT(struct exec_args, capture), .name = "capture-output", .type = ARG_ALT_BOOL_ENUM,
+          .optional = true, .values = exec_capture_values, .type_name = "GuestExecCaptureOutput",
+          .if_true = CAPTURE_SEPARATED, .if_false = CAPTURE_NONE, ARG_DEFAULT(CAPTURE_NONE)},
+         {ARG_AT(struct exec_args, timeout), .name = "__org.qgad_timeout", .type = ARG_NUMBER,
+          .optional = true});
 
 struct exec_waiter {
     uv_timer_t timer;
@@ -183,7 +220,7 @@ static void exec_child_done(struct plat_child *child, void *data)
         waiter_drop(w);
         if (reported)
             fail_no_pid(call, pid);
-        else if (!call->owner)
+        else if (!call_wanted(call))
             return_running(call); /* dropped by a sync or a disconnect: keep the data */
         else {
             reported = true;
@@ -194,8 +231,8 @@ static void exec_child_done(struct plat_child *child, void *data)
 
 void cmd_exec_status(cmd_call *call)
 {
-    int64_t pid = call_arg_int(call, "pid", 0);
-    int64_t wait = call_arg_int(call, "__org.qgad_wait", 0);
+    const struct exec_status_args *a = call_args(call);
+    int64_t pid = a->pid, wait = a->wait;
     struct exec_rec *rec = rec_find(pid);
 
     if (!rec) {
@@ -231,6 +268,16 @@ void cmd_exec_status(cmd_call *call)
 
 /* ---- guest-exec ---- */
 
+/* What the pool step prepares for the spawn on the loop. */
+struct exec_prep {
+    char *program; /* the resolved path: the PATH search ran in the pool */
+    int find_rc;   /* -errno when there is none */
+    const char **argv, **env;
+    char *input; /* decoded input-data, NULL: none */
+    size_t input_len;
+    uint64_t timeout_ms;
+};
+
 /* A NULL-terminated vector of pointers into a validated string array (first: lead). */
 static const char **str_vector(const char *lead, yajl_val arr)
 {
@@ -244,35 +291,25 @@ static const char **str_vector(const char *lead, yajl_val arr)
     return v;
 }
 
-/* GuestExecCaptureOutput: a bool (true = separated) or a mode name. */
-static void capture_mode(cmd_call *call, struct plat_child_opts *o)
+static void capture_mode(int capture, struct plat_child_opts *o)
 {
-    yajl_val v = call_arg(call, "capture-output");
-    const char *mode = "none";
-    if (v && v->type == yajl_t_true)
-        mode = "separated";
-    else if (v && v->type == yajl_t_string)
-        mode = v->u.string;
-    bool out = !strcmp(mode, "stdout") || !strcmp(mode, "separated") || !strcmp(mode, "merged");
-    bool err = !strcmp(mode, "stderr") || !strcmp(mode, "separated");
+    bool out =
+        capture == CAPTURE_STDOUT || capture == CAPTURE_SEPARATED || capture == CAPTURE_MERGED;
+    bool err = capture == CAPTURE_STDERR || capture == CAPTURE_SEPARATED;
     o->out = out ? PLAT_CHILD_CAPTURE : PLAT_CHILD_DISCARD;
     o->err = err ? PLAT_CHILD_CAPTURE : PLAT_CHILD_DISCARD;
-    if (!strcmp(mode, "merged"))
+    if (capture == CAPTURE_MERGED)
         o->err = PLAT_CHILD_TO_STDOUT;
 }
 
-/* __org.qgad_timeout in ms, 0 when absent; -1 (call failed) when not a sane duration. */
-static int64_t timeout_ms(cmd_call *call)
+/* __org.qgad_timeout in ms, 0 when absent; -1 when not a sane duration. */
+static int64_t timeout_ms(yajl_val v)
 {
-    yajl_val v = call_arg(call, "__org.qgad_timeout");
     if (!v)
         return 0;
     double s = v->u.number.r ? strtod(v->u.number.r, NULL) : 0;
-    if (!(s > 0) || s > EXEC_MAX_TIMEOUT_S) {
-        call_fail(call, "value '%s' is invalid for argument __org.qgad_timeout",
-                  v->u.number.r ? v->u.number.r : "?");
+    if (!(s > 0) || s > EXEC_MAX_TIMEOUT_S)
         return -1;
-    }
     int64_t ms = (int64_t)(s * 1000);
     return ms < s * 1000 ? ms + 1 : ms; /* rounded up: never 0 */
 }
@@ -296,118 +333,122 @@ static char *argv_text(const char *const *argv)
     return buf;
 }
 
-static void exec_audit(cmd_call *call, const char *const *argv, int64_t pid, int rc)
+static void exec_audit(const struct exec_args *a, const char *const *argv, int64_t pid, int rc)
 {
     char *text = argv_text(argv);
-    yajl_val env = call_arg(call, "env");
     char envinfo[48] = "";
-    if (YAJL_IS_ARRAY(env))
-        snprintf(envinfo, sizeof(envinfo), ", env replaced (%zu entries)", env->u.array.len);
-    const char *input = call_has_arg(call, "input-data") ? ", with input data" : "";
+    if (YAJL_IS_ARRAY(a->env))
+        snprintf(envinfo, sizeof(envinfo), ", env replaced (%zu entries)", a->env->u.array.len);
+    const char *input = a->input ? ", with input data" : "";
     if (rc < 0)
-        log_audit("guest-exec '%s' argv [%s]%s%s: failed: %s", call_arg_str(call, "path", ""), text,
-                  envinfo, input, strerror(-rc));
+        log_audit("guest-exec '%s' argv [%s]%s%s: failed: %s", a->path, text, envinfo, input,
+                  strerror(-rc));
     else
-        log_audit("guest-exec '%s' argv [%s]%s%s: pid %" PRId64, call_arg_str(call, "path", ""),
-                  text, envinfo, input, pid);
+        log_audit("guest-exec '%s' argv [%s]%s%s: pid %" PRId64, a->path, text, envinfo, input,
+                  pid);
     free(text);
 }
 
-/* Starts the process once the input (if any) is decoded. Takes input. */
-static void exec_spawn(cmd_call *call, char *input, size_t input_len)
+void cmd_exec_begin(cmd_call *call)
 {
-    const char *path = call_arg_str(call, "path", "");
-    struct plat_child_opts o = {.path = path, .cap = QGAD_EXEC_STREAM_CAP, .loop_unref = true};
-    int64_t tmo = timeout_ms(call);
+    call_set_ctx(call, xcalloc(1, sizeof(struct exec_prep)));
+}
 
+/* Pool: everything whose cost grows with the request (input, vectors, PATH search). */
+int cmd_exec(const void *args, void *ctx, yajl_val *out, char **err)
+{
+    const struct exec_args *a = args;
+    struct exec_prep *p = ctx;
+    int64_t tmo = timeout_ms(a->timeout);
     if (tmo < 0) {
-        free(input);
-        return;
+        *err = xasprintf("value '%s' is invalid for argument __org.qgad_timeout",
+                         a->timeout->u.number.r ? a->timeout->u.number.r : "?");
+        return -1;
     }
-    if (n_recs >= cmd_settings.max_exec_processes) {
-        free(input);
-        call_fail(call,
-                  "too many guest-exec processes: the limit is %u (collect finished ones "
-                  "with guest-exec-status)",
-                  cmd_settings.max_exec_processes);
-        return;
+    p->timeout_ms = (uint64_t)tmo;
+    if (a->input) {
+        p->input = base64_decode(a->input, &p->input_len);
+        if (!p->input) {
+            *err = xstrdup(BASE64_INVALID_TEXT);
+            return -1;
+        }
     }
-    const char **argv = str_vector(path, call_arg(call, "arg"));
-    const char **env = call_has_arg(call, "env") ? str_vector(NULL, call_arg(call, "env")) : NULL;
-    o.argv = argv;
-    o.env = env;
-    o.input = input;
-    o.input_len = input_len;
-    o.has_input = input != NULL;
-    o.timeout_ms = (uint64_t)tmo;
-    o.budget = &output_budget;
+    p->argv = str_vector(a->path, a->arg);
+    p->env = a->env ? str_vector(NULL, a->env) : NULL;
+    p->program = plat_child_find_program(a->path, p->env, &p->find_rc);
+    return 0;
+}
+
+static void prep_free(struct exec_prep *p)
+{
+    free(p->program);
+    free(p->argv);
+    free(p->env);
+    free(p->input);
+    free(p);
+}
+
+/* Starts the prepared process; returns 0 or -errno. */
+static int exec_spawn(const struct exec_args *a, struct exec_prep *p, struct exec_rec **out)
+{
+    struct plat_child_opts o = {
+        .path = p->program,
+        .argv = p->argv,
+        .env = p->env,
+        .input = p->input,
+        .input_len = p->input_len,
+        .has_input = p->input != NULL,
+        .cap = QGAD_EXEC_STREAM_CAP,
+        .timeout_ms = p->timeout_ms,
+        .budget = &output_budget,
+        .loop_unref = true,
+    };
     output_budget.limit = cmd_settings.exec_output_total;
-    capture_mode(call, &o);
+    capture_mode(a->capture, &o);
 
     struct exec_rec *rec = xcalloc(1, sizeof(*rec));
     rec->has_out = o.out == PLAT_CHILD_CAPTURE;
     rec->has_err = o.err == PLAT_CHILD_CAPTURE;
     int rc = plat_child_spawn(&o, exec_child_done, rec, &rec->child);
-    free(input);
-    if (rc == 0)
-        rec->pid = plat_child_pid(rec->child);
-    exec_audit(call, argv, rec->pid, rc);
-    free(argv);
-    free(env);
     if (rc < 0) {
         free(rec);
-        call_fail(call, "Failed to execute child process \xe2\x80\x9c%s\xe2\x80\x9d (%s)", path,
-                  strerror(-rc));
-        return;
+        return rc;
     }
+    rec->pid = plat_child_pid(rec->child);
     rec->next = recs;
     recs = rec;
     n_recs++;
-    yajl_val r = json_object();
-    json_object_add_int(r, "pid", rec->pid);
-    call_return(call, r);
+    *out = rec;
+    return 0;
 }
 
-struct exec_input {
-    const char *b64; /* borrowed from the call's arguments */
-    char *data;
-    size_t len;
-};
-
-static void decode_work(void *data)
+void cmd_exec_end(cmd_call *call, void *ctx, yajl_val out, char *err)
 {
-    struct exec_input *in = data;
-    in->data = base64_decode(in->b64, &in->len);
-}
+    const struct exec_args *a = call_args(call);
+    struct exec_prep *p = ctx;
+    struct exec_rec *rec = NULL;
 
-static void decode_after(cmd_call *call, void *data)
-{
-    struct exec_input *in = data;
-    char *input = in->data;
-    size_t len = in->len;
-    free(in);
-    if (!input) {
-        call_fail(call, "%s", BASE64_INVALID_TEXT);
-        return;
+    json_free(out);
+    if (err) {
+        call_finish_with(call, NULL, err);
+    } else if (n_recs >= cmd_settings.max_exec_processes) {
+        call_fail(call,
+                  "too many guest-exec processes: the limit is %u (collect finished ones "
+                  "with guest-exec-status)",
+                  cmd_settings.max_exec_processes);
+    } else {
+        int rc = p->program ? exec_spawn(a, p, &rec) : p->find_rc;
+        exec_audit(a, p->argv, rec ? rec->pid : 0, rc);
+        if (rc < 0) {
+            call_fail(call, "Failed to execute child process \xe2\x80\x9c%s\xe2\x80\x9d (%s)",
+                      a->path, strerror(-rc));
+        } else {
+            yajl_val r = json_object();
+            json_object_add_int(r, "pid", rec->pid);
+            call_return(call, r);
+        }
     }
-    exec_spawn(call, input, len);
-}
-
-void cmd_exec(cmd_call *call)
-{
-    const char *b64 = call_arg_str(call, "input-data", NULL);
-    if (!b64) {
-        exec_spawn(call, NULL, 0);
-        return;
-    }
-    struct exec_input *in = xcalloc(1, sizeof(*in));
-    in->b64 = b64;
-    if (strlen(b64) > EXEC_INLINE_B64) {
-        call_queue_work(call, in, decode_work, decode_after);
-        return;
-    }
-    decode_work(in);
-    decode_after(call, in);
+    prep_free(p);
 }
 
 void cmd_exec_release_all(void)

@@ -1,8 +1,8 @@
 /* guest-file-open/close/read/write/seek/flush. Handles are numbered from the statedir
- * counter (never reused), capped in number, and every file operation runs in the
- * threadpool; the requests on one handle go through its FIFO, so only one of them touches
- * the stream at a time. A closed handle's record lives on until the requests already
- * queued on it have failed, which is what the reference count is for. */
+ * counter (never reused; persisted in the threadpool), capped in number, and every file
+ * operation is a pool job. The requests on one handle wait in its FIFO, so only one job
+ * touches the stream at a time; a closed handle's record lives on until the requests
+ * already queued on it have failed, which is what the reference count is for. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,11 +21,57 @@
 #include "platform/fileio.h"
 #include "platform/statedir.h"
 
-#define READ_COUNT_DEFAULT 4096
+/* ---- arguments: every handle command's struct starts with the handle ---- */
+
+struct file_handle_args {
+    int64_t handle;
+};
+ARG_LIST(cmd_file_handle_args, struct file_handle_args,
+         {ARG_AT(struct file_handle_args, handle), .name = "handle", .type = ARG_INT});
+
+struct file_open_args {
+    const char *path, *mode;
+};
+ARG_LIST(cmd_file_open_args, struct file_open_args,
+         {ARG_AT(struct file_open_args, path), .name = "path", .type = ARG_STR},
+         {ARG_AT(struct file_open_args, mode), .name = "mode", .type = ARG_STR, .optional = true,
+          .dflt_str = "r"});
+
+struct file_read_args {
+    int64_t handle, count;
+};
+ARG_LIST(cmd_file_read_args, struct file_read_args,
+         {ARG_AT(struct file_read_args, handle), .name = "handle", .type = ARG_INT},
+         {ARG_AT(struct file_read_args, count), .name = "count", .type = ARG_INT, .optional = true,
+          ARG_DEFAULT(4096), ARG_RANGE(0, QGAD_MAX_READ_COUNT)});
+
+struct file_write_args {
+    int64_t handle;
+    const char *b64;
+    int64_t count;
+    bool has_count;
+};
+ARG_LIST(cmd_file_write_args, struct file_write_args,
+         {ARG_AT(struct file_write_args, handle), .name = "handle", .type = ARG_INT},
+         {ARG_AT(struct file_write_args, b64), .name = "buf-b64", .type = ARG_STR},
+         {ARG_AT(struct file_write_args, count), ARG_PRESENT(struct file_write_args, has_count),
+          .name = "count", .type = ARG_INT, .optional = true});
+
+static const char *const file_whence_values[] = {"set", "cur", "end", NULL}; /* = 0, 1, 2 */
+struct file_seek_args {
+    int64_t handle, offset, whence;
+};
+ARG_LIST(cmd_file_seek_args, struct file_seek_args,
+         {ARG_AT(struct file_seek_args, handle), .name = "handle", .type = ARG_INT},
+         {ARG_AT(struct file_seek_args, offset), .name = "offset", .type = ARG_INT},
+         {ARG_AT(struct file_seek_args, whence), .name = "whence", .type = ARG_ALT_INT_ENUM,
+          .values = file_whence_values, .type_name = "GuestFileWhence"});
+
+/* ---- handles ---- */
 
 struct file_handle {
     int64_t id;
-    struct plat_file *file;
+    struct plat_file *file; /* while busy, only the running job touches it */
     struct cmd_serial serial;
     unsigned refs; /* calls holding the record: queued or running */
     bool closed;   /* gone for new requests; freed when refs drops to 0 */
@@ -35,27 +81,6 @@ struct file_handle {
 
 static struct file_handle *handles;
 static unsigned n_open; /* handles not closed, plus opens in flight */
-
-/* One threadpool job: inputs copied (or borrowed from the call's arguments, which stay
- * unchanged until the call finishes), outputs filled by the work function. */
-struct file_job {
-    struct file_handle *h;
-    const char *path, *mode, *b64;
-    int64_t count;
-    bool has_count;
-    int64_t offset;
-    int whence;
-    /* results */
-    struct plat_file *file;
-    int rc;
-    enum plat_file_step step;
-    char *err;  /* a complete error text from the work function */
-    char *data; /* base64 of what was read */
-    size_t done;
-    bool eof;
-    int64_t pos;
-    cmd_after_fn after; /* the operation's completion, run by job_after */
-};
 
 static struct file_handle *handle_find(int64_t id, bool include_closed)
 {
@@ -85,90 +110,81 @@ static void fail_not_found(cmd_call *call, int64_t id)
     call_fail(call, "handle '%" PRId64 "' has not been found", id);
 }
 
-static struct file_job *job_new(struct file_handle *h)
+/* The row's serial step: the handle's FIFO (the record is held until the call ends). */
+struct cmd_serial *cmd_file_queue(cmd_call *call)
 {
-    struct file_job *job = xcalloc(1, sizeof(*job));
-    job->h = h;
-    return job;
+    const struct file_handle_args *a = call_args(call);
+    struct file_handle *h = handle_find(a->handle, false);
+    if (!h) {
+        fail_not_found(call, a->handle);
+        return NULL;
+    }
+    h->refs++;
+    return &h->serial;
 }
 
-static void job_free(struct file_job *job)
+/* The handle at the call's turn, marked busy and handed to the job; NULL (call failed,
+ * record released) if it was closed meanwhile. */
+static struct file_handle *handle_turn(cmd_call *call)
 {
-    free(job->err);
-    free(job->data);
-    free(job);
+    const struct file_handle_args *a = call_args(call);
+    struct file_handle *h = handle_find(a->handle, true);
+    if (h->closed) {
+        fail_not_found(call, a->handle);
+        handle_unref(h);
+        return NULL;
+    }
+    h->busy = true;
+    call_set_ctx(call, h);
+    return h;
+}
+
+void cmd_file_begin(cmd_call *call)
+{
+    handle_turn(call);
+}
+
+void cmd_file_end(cmd_call *call, void *ctx, yajl_val out, char *err)
+{
+    struct file_handle *h = ctx;
+    h->busy = false;
+    handle_unref(h);
+    call_finish_with(call, out, err);
+}
+
+/* A failed step's error text: "<what>: <strerror>", named after the step that failed. */
+static int step_error(char **err, int rc, enum plat_file_step step, const char *what)
+{
+    if (step == PLAT_FILE_STEP_FLUSH)
+        what = "failed to flush file";
+    else if (step == PLAT_FILE_STEP_SEEK)
+        what = "failed to seek file";
+    *err = xasprintf("%s: %s", what, strerror(-rc));
+    return -1;
+}
+
+static yajl_val count_eof(size_t count, bool eof)
+{
+    yajl_val r = json_object();
+    json_object_add_int(r, "count", (int64_t)count);
+    json_object_add_bool(r, "eof", eof);
+    return r;
 }
 
 /* ---- guest-file-open ---- */
 
-static void open_work(void *data)
+struct open_job {
+    struct plat_file *file;
+    int64_t id;
+    int rc;             /* -errno of the open, for the audit line */
+    bool state_unsaved; /* opened, but the handle counter could not be persisted */
+};
+
+void cmd_file_open_begin(cmd_call *call)
 {
-    struct file_job *job = data;
-    job->rc =
-        plat_file_open(job->path, job->mode, cmd_settings.file_create_mode, &job->file, &job->step);
-}
-
-static void open_fail(cmd_call *call, struct file_job *job)
-{
-    const char *why = strerror(-job->rc);
-    if (job->step == PLAT_FILE_STEP_CHMOD)
-        call_fail(call, "failed to set permission 0%03o on new file '%s' (mode: '%s'): %s",
-                  cmd_settings.file_create_mode, job->path, job->mode, why);
-    else if (job->step == PLAT_FILE_STEP_FDOPEN)
-        call_fail(call,
-                  "failed to associate stdio stream with file descriptor, file '%s' "
-                  "(mode: '%s'): %s",
-                  job->path, job->mode, why);
-    else
-        call_fail(call, "failed to open file '%s' (mode: '%s'): %s", job->path, job->mode, why);
-}
-
-static void open_after(cmd_call *call, void *data)
-{
-    struct file_job *job = data;
-    bool audit = plat_file_mode_writes(job->mode);
-    int64_t id = 0;
-
-    if (job->rc == 0 && plat_state_next_handle(&id) < 0) {
-        plat_file_close(job->file); /* a fresh file: nothing buffered to flush */
-        job->rc = -EIO;
-        n_open--;
-        if (audit)
-            log_audit("guest-file-open '%s' mode '%s': failed (state not saved)", job->path,
-                      job->mode);
-        call_fail(call, "failed to commit persistent state to disk");
-        job_free(job);
-        return;
-    }
-    if (job->rc < 0) {
-        n_open--;
-        if (audit)
-            log_audit("guest-file-open '%s' mode '%s': failed: %s", job->path, job->mode,
-                      strerror(-job->rc));
-        open_fail(call, job);
-        job_free(job);
-        return;
-    }
-    struct file_handle *h = xcalloc(1, sizeof(*h));
-    h->id = id;
-    h->file = job->file;
-    h->next = handles;
-    handles = h;
-    if (audit)
-        log_audit("guest-file-open '%s' mode '%s': handle %" PRId64, job->path, job->mode, id);
-    else
-        log_info("guest-file-open '%s' mode '%s': handle %" PRId64, job->path, job->mode, id);
-    job_free(job);
-    call_return(call, json_int(id));
-}
-
-void cmd_file_open(cmd_call *call)
-{
-    const char *path = call_arg_str(call, "path", "");
-    const char *mode = call_arg_str(call, "mode", "r");
-
-    if (plat_file_mode_flags(mode) < 0) {
-        call_fail(call, "invalid file open mode '%s'", mode);
+    const struct file_open_args *a = call_args(call);
+    if (plat_file_mode_flags(a->mode) < 0) {
+        call_fail(call, "invalid file open mode '%s'", a->mode);
         return;
     }
     if (n_open >= cmd_settings.max_file_handles) {
@@ -177,294 +193,157 @@ void cmd_file_open(cmd_call *call)
         return;
     }
     n_open++;
-    struct file_job *job = job_new(NULL);
-    job->path = path;
-    job->mode = mode;
-    call_queue_work(call, job, open_work, open_after);
+    call_set_ctx(call, xcalloc(1, sizeof(struct open_job)));
 }
 
-/* ---- the per-handle FIFO ---- */
-
-/* Finds the handle of a new request and queues the call on it. */
-static void handle_queue(cmd_call *call, void (*start)(cmd_call *call))
+static char *open_error(const struct file_open_args *a, int rc, enum plat_file_step step)
 {
-    int64_t id = call_arg_int(call, "handle", -1);
-    struct file_handle *h = handle_find(id, false);
-    if (!h) {
-        fail_not_found(call, id);
-        return;
-    }
-    h->refs++;
-    call_serialize(call, &h->serial, start);
+    const char *why = strerror(-rc);
+    if (step == PLAT_FILE_STEP_CHMOD)
+        return xasprintf("failed to set permission 0%03o on new file '%s' (mode: '%s'): %s",
+                         cmd_settings.file_create_mode, a->path, a->mode, why);
+    if (step == PLAT_FILE_STEP_FDOPEN)
+        return xasprintf("failed to associate stdio stream with file descriptor, file '%s' "
+                         "(mode: '%s'): %s",
+                         a->path, a->mode, why);
+    return xasprintf("failed to open file '%s' (mode: '%s'): %s", a->path, a->mode, why);
 }
 
-/* At its turn: the handle, or NULL (call failed, reference dropped) if closed meanwhile. */
-static struct file_handle *handle_turn(cmd_call *call)
+int cmd_file_open(const void *args, void *ctx, yajl_val *out, char **err)
 {
-    int64_t id = call_arg_int(call, "handle", -1);
-    struct file_handle *h = handle_find(id, true);
-    if (h->closed) {
-        fail_not_found(call, id);
-        handle_unref(h);
-        return NULL;
-    }
-    return h;
-}
-
-/* The handle is idle again before the call finishes: finishing starts the next queued
- * request, whose job is then the one in the threadpool (and keeps busy set). */
-static void job_after(cmd_call *call, void *data)
-{
-    struct file_job *job = data;
-    job->h->busy = false;
-    job->after(call, job);
-}
-
-static void queue_job(cmd_call *call, struct file_handle *h, struct file_job *job, cmd_work_fn work,
-                      cmd_after_fn after)
-{
-    h->busy = true;
-    job->after = after;
-    call_queue_work(call, job, work, job_after);
-}
-
-/* Finishes a job's call with its error, if any. Returns true when it did. */
-static bool job_failed(cmd_call *call, struct file_job *job, const char *what)
-{
-    if (job->err) {
-        call_fail(call, "%s", job->err);
-        return true;
-    }
-    if (job->rc == 0)
-        return false;
-    if (job->step == PLAT_FILE_STEP_FLUSH)
-        what = "failed to flush file";
-    else if (job->step == PLAT_FILE_STEP_SEEK)
-        what = "failed to seek file";
-    call_fail(call, "%s: %s", what, strerror(-job->rc));
-    return true;
-}
-
-static void job_done(struct file_job *job)
-{
-    struct file_handle *h = job->h;
-    job_free(job);
-    handle_unref(h);
-}
-
-/* ---- guest-file-read ---- */
-
-static void read_work(void *data)
-{
-    struct file_job *job = data;
-    char *buf = xmalloc((size_t)job->count + 1);
-    job->rc =
-        plat_file_read(job->h->file, buf, (size_t)job->count, &job->done, &job->eof, &job->step);
-    if (job->rc == 0)
-        job->data = base64_encode(buf, job->done);
-    free(buf);
-}
-
-static void read_after(cmd_call *call, void *data)
-{
-    struct file_job *job = data;
-    if (!job_failed(call, job, "failed to read file")) {
-        yajl_val r = json_object();
-        json_object_add_int(r, "count", (int64_t)job->done);
-        json_object_add(r, "buf-b64", json_string_take(job->data));
-        job->data = NULL;
-        json_object_add_bool(r, "eof", job->eof);
-        call_return(call, r);
-    }
-    job_done(job);
-}
-
-static void read_start(cmd_call *call)
-{
-    struct file_handle *h = handle_turn(call);
-    if (!h)
-        return;
-    struct file_job *job = job_new(h);
-    job->count = call_arg_int(call, "count", READ_COUNT_DEFAULT);
-    queue_job(call, h, job, read_work, read_after);
-}
-
-void cmd_file_read(cmd_call *call)
-{
-    int64_t id = call_arg_int(call, "handle", -1);
-    if (!handle_find(id, false)) {
-        fail_not_found(call, id);
-        return;
-    }
-    int64_t count = call_arg_int(call, "count", READ_COUNT_DEFAULT);
-    if (count < 0 || count > (int64_t)QGAD_MAX_READ_COUNT) {
-        call_fail(call, "value '%" PRId64 "' is invalid for argument count", count);
-        return;
-    }
-    handle_queue(call, read_start);
-}
-
-/* ---- guest-file-write ---- */
-
-static void write_work(void *data)
-{
-    struct file_job *job = data;
-    size_t len = 0;
-    char *buf = base64_decode(job->b64, &len);
-    if (!buf) {
-        job->err = xstrdup(BASE64_INVALID_TEXT);
-        return;
-    }
-    if (job->has_count && (job->count < 0 || (uint64_t)job->count > len)) {
-        job->err = xasprintf("value '%" PRId64 "' is invalid for argument count", job->count);
-        free(buf);
-        return;
-    }
-    size_t n = job->has_count ? (size_t)job->count : len;
-    job->rc = plat_file_write(job->h->file, buf, n, &job->done, &job->eof, &job->step);
-    free(buf);
-}
-
-static void write_after(cmd_call *call, void *data)
-{
-    struct file_job *job = data;
-    if (!job_failed(call, job, "failed to write to file")) {
-        yajl_val r = json_object();
-        json_object_add_int(r, "count", (int64_t)job->done);
-        json_object_add_bool(r, "eof", job->eof);
-        call_return(call, r);
-    }
-    job_done(job);
-}
-
-static void write_start(cmd_call *call)
-{
-    struct file_handle *h = handle_turn(call);
-    if (!h)
-        return;
-    struct file_job *job = job_new(h);
-    job->b64 = call_arg_str(call, "buf-b64", "");
-    job->has_count = call_has_arg(call, "count");
-    job->count = call_arg_int(call, "count", 0);
-    queue_job(call, h, job, write_work, write_after);
-}
-
-void cmd_file_write(cmd_call *call)
-{
-    handle_queue(call, write_start);
-}
-
-/* ---- guest-file-seek ---- */
-
-/* GuestFileWhence: 0/1/2 or "set"/"cur"/"end". -1 with the call failed otherwise. */
-static int whence_of(cmd_call *call)
-{
-    yajl_val w = call_arg(call, "whence");
-    if (w && w->type == yajl_t_string) {
-        if (strcmp(w->u.string, "set") == 0)
-            return SEEK_SET;
-        return strcmp(w->u.string, "cur") == 0 ? SEEK_CUR : SEEK_END;
-    }
-    int64_t code = call_arg_int(call, "whence", -1);
-    switch (code) {
-    case 0:
-        return SEEK_SET;
-    case 1:
-        return SEEK_CUR;
-    case 2:
-        return SEEK_END;
-    default:
-        call_fail(call, "invalid whence code %" PRId64, code);
+    const struct file_open_args *a = args;
+    struct open_job *job = ctx;
+    enum plat_file_step step;
+    job->rc = plat_file_open(a->path, a->mode, cmd_settings.file_create_mode, &job->file, &step);
+    if (job->rc < 0) {
+        *err = open_error(a, job->rc, step);
         return -1;
     }
-}
-
-static void seek_work(void *data)
-{
-    struct file_job *job = data;
-    job->rc = plat_file_seek(job->h->file, job->offset, job->whence, &job->pos, &job->eof);
-}
-
-static void seek_after(cmd_call *call, void *data)
-{
-    struct file_job *job = data;
-    if (!job_failed(call, job, "failed to seek file")) {
-        yajl_val r = json_object();
-        json_object_add_int(r, "position", job->pos);
-        json_object_add_bool(r, "eof", job->eof);
-        call_return(call, r);
+    /* the counter is persisted (write, fsync, rename) before the handle is given out */
+    if (plat_state_next_handle(&job->id) < 0) {
+        plat_file_close(job->file); /* a fresh file: nothing buffered to flush */
+        job->state_unsaved = true;
+        *err = xstrdup("failed to commit persistent state to disk");
+        return -1;
     }
-    job_done(job);
+    *out = json_int(job->id);
+    return 0;
 }
 
-static void seek_start(cmd_call *call)
+void cmd_file_open_end(cmd_call *call, void *ctx, yajl_val out, char *err)
 {
-    struct file_handle *h = handle_turn(call);
-    if (!h)
-        return;
-    struct file_job *job = job_new(h);
-    job->offset = call_arg_int(call, "offset", 0);
-    job->whence = whence_of(call); /* checked before queueing */
-    queue_job(call, h, job, seek_work, seek_after);
-}
+    const struct file_open_args *a = call_args(call);
+    struct open_job *job = ctx;
+    bool audit = plat_file_mode_writes(a->mode);
 
-void cmd_file_seek(cmd_call *call)
-{
-    int64_t id = call_arg_int(call, "handle", -1);
-    if (!handle_find(id, false)) {
-        fail_not_found(call, id);
-        return;
+    if (err) {
+        n_open--;
+        if (audit && job->state_unsaved)
+            log_audit("guest-file-open '%s' mode '%s': failed (state not saved)", a->path, a->mode);
+        else if (audit)
+            log_audit("guest-file-open '%s' mode '%s': failed: %s", a->path, a->mode,
+                      strerror(-job->rc));
+    } else {
+        struct file_handle *h = xcalloc(1, sizeof(*h));
+        h->id = job->id;
+        h->file = job->file;
+        h->next = handles;
+        handles = h;
+        if (audit)
+            log_audit("guest-file-open '%s' mode '%s': handle %" PRId64, a->path, a->mode, h->id);
+        else
+            log_info("guest-file-open '%s' mode '%s': handle %" PRId64, a->path, a->mode, h->id);
     }
-    if (whence_of(call) < 0)
-        return;
-    handle_queue(call, seek_start);
+    free(job);
+    call_finish_with(call, out, err);
 }
 
-/* ---- guest-file-flush ---- */
+/* ---- guest-file-read / write / seek / flush ---- */
 
-static void flush_work(void *data)
+int cmd_file_read(const void *args, void *ctx, yajl_val *out, char **err)
 {
-    struct file_job *job = data;
-    job->rc = plat_file_flush(job->h->file);
+    const struct file_read_args *a = args;
+    struct file_handle *h = ctx;
+    char *buf = xmalloc((size_t)a->count + 1);
+    size_t got = 0;
+    bool eof = false;
+    enum plat_file_step step;
+    int rc = plat_file_read(h->file, buf, (size_t)a->count, &got, &eof, &step);
+    if (rc < 0) {
+        free(buf);
+        return step_error(err, rc, step, "failed to read file");
+    }
+    yajl_val r = count_eof(got, eof);
+    json_object_add(r, "buf-b64", json_string_take(base64_encode(buf, got)));
+    free(buf);
+    *out = r;
+    return 0;
 }
 
-static void flush_after(cmd_call *call, void *data)
+int cmd_file_write(const void *args, void *ctx, yajl_val *out, char **err)
 {
-    struct file_job *job = data;
-    if (!job_failed(call, job, "failed to flush file"))
-        call_return_empty(call);
-    job_done(job);
+    const struct file_write_args *a = args;
+    struct file_handle *h = ctx;
+    size_t len = 0;
+    char *buf = base64_decode(a->b64, &len);
+    if (!buf) {
+        *err = xstrdup(BASE64_INVALID_TEXT);
+        return -1;
+    }
+    if (a->has_count && (a->count < 0 || (uint64_t)a->count > len)) {
+        *err = xasprintf("value '%" PRId64 "' is invalid for argument count", a->count);
+        free(buf);
+        return -1;
+    }
+    size_t put = 0;
+    bool eof = false;
+    enum plat_file_step step;
+    int rc =
+        plat_file_write(h->file, buf, a->has_count ? (size_t)a->count : len, &put, &eof, &step);
+    free(buf);
+    if (rc < 0)
+        return step_error(err, rc, step, "failed to write to file");
+    *out = count_eof(put, eof);
+    return 0;
 }
 
-static void flush_start(cmd_call *call)
+void cmd_file_seek_begin(cmd_call *call)
 {
+    const struct file_seek_args *a = call_args(call);
     struct file_handle *h = handle_turn(call);
-    if (h)
-        queue_job(call, h, job_new(h), flush_work, flush_after);
+    if (!h || (a->whence >= SEEK_SET && a->whence <= SEEK_END))
+        return;
+    h->busy = false;
+    handle_unref(h);
+    call_fail(call, "invalid whence code %" PRId64, a->whence);
 }
 
-void cmd_file_flush(cmd_call *call)
+int cmd_file_seek(const void *args, void *ctx, yajl_val *out, char **err)
 {
-    handle_queue(call, flush_start);
+    const struct file_seek_args *a = args;
+    struct file_handle *h = ctx;
+    int64_t pos = 0;
+    bool eof = false;
+    int rc = plat_file_seek(h->file, a->offset, (int)a->whence, &pos, &eof);
+    if (rc < 0)
+        return step_error(err, rc, PLAT_FILE_STEP_SEEK, "failed to seek file");
+    yajl_val r = json_object();
+    json_object_add_int(r, "position", pos);
+    json_object_add_bool(r, "eof", eof);
+    *out = r;
+    return 0;
+}
+
+int cmd_file_flush(const void *args, void *ctx, yajl_val *out, char **err)
+{
+    struct file_handle *h = ctx;
+    int rc = plat_file_flush(h->file);
+    return rc < 0 ? step_error(err, rc, PLAT_FILE_STEP_FLUSH, "failed to flush file") : 0;
 }
 
 /* ---- guest-file-close ---- */
 
-static void close_work(void *data)
-{
-    struct file_job *job = data;
-    job->rc = plat_file_close(job->file);
-}
-
-static void close_after(cmd_call *call, void *data)
-{
-    struct file_job *job = data;
-    if (!job_failed(call, job, "failed to close handle"))
-        call_return_empty(call);
-    job_done(job);
-}
-
-static void close_start(cmd_call *call)
+void cmd_file_close_begin(cmd_call *call)
 {
     struct file_handle *h = handle_turn(call);
     if (!h)
@@ -473,15 +352,14 @@ static void close_start(cmd_call *call)
     h->closed = true;
     n_open--;
     log_info("guest-file-close: handle %" PRId64, h->id);
-    struct file_job *job = job_new(h);
-    job->file = h->file;
-    h->file = NULL;
-    queue_job(call, h, job, close_work, close_after);
 }
 
-void cmd_file_close(cmd_call *call)
+int cmd_file_close(const void *args, void *ctx, yajl_val *out, char **err)
 {
-    handle_queue(call, close_start);
+    struct file_handle *h = ctx;
+    int rc = plat_file_close(h->file);
+    h->file = NULL;
+    return rc < 0 ? step_error(err, rc, PLAT_FILE_STEP_IO, "failed to close handle") : 0;
 }
 
 void cmd_file_close_all(void)

@@ -5,13 +5,21 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "commands/args.h"
 #include "commands/handlers.h"
 #include "commands/registry.h"
 
+struct sync_args {
+    int64_t id;
+};
+ARG_LIST(cmd_sync_args, struct sync_args,
+         {ARG_AT(struct sync_args, id), .name = "id", .type = ARG_INT});
+
 static void sync_echo(cmd_call *call)
 {
-    /* the checker guaranteed an int64; re-encode it as QEMU does ("-0" -> 0) */
-    call_return(call, json_int(call_arg_int(call, "id", 0)));
+    const struct sync_args *a = call_args(call);
+    /* re-encoded as QEMU does ("-0" -> 0) */
+    call_return(call, json_int(a->id));
 }
 
 void cmd_sync_delimited(cmd_call *call)
@@ -34,7 +42,7 @@ void cmd_ping(cmd_call *call)
 static yajl_val extension_args(const struct cmd_def *cmd)
 {
     yajl_val names = NULL;
-    for (const struct arg_spec *a = cmd->args; a && a->name; a++) {
+    for (const struct arg_spec *a = cmd->args ? cmd->args->specs : NULL; a && a->name; a++) {
         if (strncmp(a->name, "__", 2) != 0)
             continue;
         if (!names)

@@ -3,94 +3,47 @@
  * Rows are in the schema order of PROTOCOL.md part 2 section 2 (#1 .. #44); guest-info
  * lists them newest first, i.e. in reverse. Add a command by inserting its row (and its
  * argument spec, if any) at its schema number below. Only commands that really work are
- * listed: an absent row answers CommandNotFound, as a command not built upstream does. */
+ * listed: an absent row answers CommandNotFound, as a command not built upstream does.
+ * A row says how the command runs (registry.h): INSTANT on the loop, POOL for a pure
+ * function in the threadpool, ON_HANDLE for a pool job in a file handle's FIFO. */
 #include "commands/registry.h"
 
 #include <string.h>
 
 #include "commands/handlers.h"
 
-/* ---- argument specs, in table order ---- */
-
-static const struct arg_spec args_sync[] = {
-    {.name = "id", .type = ARG_INT},
-    {0},
-};
-
-static const struct arg_spec args_file_open[] = {
-    {.name = "path", .type = ARG_STR},
-    {.name = "mode", .type = ARG_STR, .optional = true},
-    {0},
-};
-
-static const struct arg_spec args_file_handle[] = {
-    {.name = "handle", .type = ARG_INT},
-    {0},
-};
-
-static const struct arg_spec args_file_read[] = {
-    {.name = "handle", .type = ARG_INT},
-    {.name = "count", .type = ARG_INT, .optional = true},
-    {0},
-};
-
-static const struct arg_spec args_file_write[] = {
-    {.name = "handle", .type = ARG_INT},
-    {.name = "buf-b64", .type = ARG_STR},
-    {.name = "count", .type = ARG_INT, .optional = true},
-    {0},
-};
-
-static const char *const file_whence_values[] = {"set", "cur", "end", NULL};
-static const struct arg_spec args_file_seek[] = {
-    {.name = "handle", .type = ARG_INT},
-    {.name = "offset", .type = ARG_INT},
-    {.name = "whence",
-     .type = ARG_ALT_INT_ENUM,
-     .values = file_whence_values,
-     .type_name = "GuestFileWhence"},
-    {0},
-};
-
-static const struct arg_spec args_exec_status[] = {
-    {.name = "pid", .type = ARG_INT},
-    {.name = "__org.qgad_wait", .type = ARG_INT, .optional = true}, /* ms, qgad extension */
-    {0},
-};
-
-static const char *const exec_capture_values[] = {"none",      "stdout", "stderr",
-                                                  "separated", "merged", NULL};
-static const struct arg_spec args_exec[] = {
-    {.name = "path", .type = ARG_STR},
-    {.name = "arg", .type = ARG_ARRAY, .optional = true, .elem = ARG_STR},
-    {.name = "env", .type = ARG_ARRAY, .optional = true, .elem = ARG_STR},
-    {.name = "input-data", .type = ARG_STR, .optional = true},
-    {.name = "capture-output",
-     .type = ARG_ALT_BOOL_ENUM,
-     .optional = true,
-     .values = exec_capture_values,
-     .type_name = "GuestExecCaptureOutput"},
-    {.name = "__org.qgad_timeout", .type = ARG_NUMBER, .optional = true}, /* s, extension */
-    {0},
-};
-
 /* ---- the table ---- */
 
+/* Row shapes: a command on the loop, a pure pool job, and a pool job on a file handle. */
+#define INSTANT(fn) .run = CMD_INSTANT, .handler = (fn)
+#define POOL(fn) .run = CMD_POOL, .work = (fn)
+#define ON_HANDLE(fn) ON_HANDLE_AFTER(cmd_file_begin, fn)
+#define ON_HANDLE_AFTER(begin, fn)                                                                 \
+    .run = CMD_POOL, .serial = cmd_file_queue, .handler = (begin), .work = (fn), .end = cmd_file_end
+
 static const struct cmd_def cmd_table[] = {
-    /* #1 */ {"guest-sync-delimited", cmd_sync_delimited, args_sync,
-              CMD_BARRIER | CMD_DELIMITED | CMD_ALLOW_FROZEN},
-    /* #2 */ {"guest-sync", cmd_sync, args_sync, CMD_BARRIER | CMD_ALLOW_FROZEN},
-    /* #3 */ {"guest-ping", cmd_ping, NULL, CMD_ALLOW_FROZEN},
-    /* #4 */ {"guest-get-time", cmd_get_time, NULL, 0},
+    /* #1 */ {"guest-sync-delimited", INSTANT(cmd_sync_delimited), .args = &cmd_sync_args,
+              .flags = CMD_BARRIER | CMD_DELIMITED | CMD_ALLOW_FROZEN},
+    /* #2 */
+    {"guest-sync", INSTANT(cmd_sync), .args = &cmd_sync_args,
+     .flags = CMD_BARRIER | CMD_ALLOW_FROZEN},
+    /* #3 */ {"guest-ping", INSTANT(cmd_ping), .flags = CMD_ALLOW_FROZEN},
+    /* #4 */ {"guest-get-time", INSTANT(cmd_get_time)},
     /* #5 guest-set-time */
-    /* #6 */ {"guest-info", cmd_info, NULL, CMD_ALLOW_FROZEN},
+    /* #6 */ {"guest-info", INSTANT(cmd_info), .flags = CMD_ALLOW_FROZEN},
     /* #7 guest-shutdown */
-    /* #8 */ {"guest-file-open", cmd_file_open, args_file_open, 0},
-    /* #9 */ {"guest-file-close", cmd_file_close, args_file_handle, 0},
-    /* #10 */ {"guest-file-read", cmd_file_read, args_file_read, 0},
-    /* #11 */ {"guest-file-write", cmd_file_write, args_file_write, 0},
-    /* #12 */ {"guest-file-seek", cmd_file_seek, args_file_seek, 0},
-    /* #13 */ {"guest-file-flush", cmd_file_flush, args_file_handle, 0},
+    /* #8 */
+    {"guest-file-open", POOL(cmd_file_open), .handler = cmd_file_open_begin,
+     .end = cmd_file_open_end, .args = &cmd_file_open_args},
+    /* #9 */
+    {"guest-file-close", ON_HANDLE_AFTER(cmd_file_close_begin, cmd_file_close),
+     .args = &cmd_file_handle_args},
+    /* #10 */ {"guest-file-read", ON_HANDLE(cmd_file_read), .args = &cmd_file_read_args},
+    /* #11 */ {"guest-file-write", ON_HANDLE(cmd_file_write), .args = &cmd_file_write_args},
+    /* #12 */
+    {"guest-file-seek", ON_HANDLE_AFTER(cmd_file_seek_begin, cmd_file_seek),
+     .args = &cmd_file_seek_args},
+    /* #13 */ {"guest-file-flush", ON_HANDLE(cmd_file_flush), .args = &cmd_file_handle_args},
     /* #14 guest-fsfreeze-status */
     /* #15 guest-fsfreeze-freeze */
     /* #16 guest-fsfreeze-freeze-list */
@@ -108,19 +61,21 @@ static const struct cmd_def cmd_table[] = {
     /* #28 guest-get-memory-blocks */
     /* #29 guest-set-memory-blocks */
     /* #30 guest-get-memory-block-info */
-    /* #31 */ {"guest-exec-status", cmd_exec_status, args_exec_status, 0},
-    /* #32 */ {"guest-exec", cmd_exec, args_exec, 0},
-    /* #33 */ {"guest-get-host-name", cmd_get_host_name, NULL, 0},
+    /* #31 */ {"guest-exec-status", INSTANT(cmd_exec_status), .args = &cmd_exec_status_args},
+    /* #32 */
+    {"guest-exec", POOL(cmd_exec), .handler = cmd_exec_begin, .end = cmd_exec_end,
+     .args = &cmd_exec_args},
+    /* #33 */ {"guest-get-host-name", INSTANT(cmd_get_host_name)},
     /* #34 guest-get-users */
-    /* #35 */ {"guest-get-timezone", cmd_get_timezone, NULL, 0},
-    /* #36 */ {"guest-get-osinfo", cmd_get_osinfo, NULL, 0},
+    /* #35 */ {"guest-get-timezone", POOL(cmd_get_timezone)},
+    /* #36 */ {"guest-get-osinfo", POOL(cmd_get_osinfo)},
     /* #37 guest-get-devices: Windows only, never on Linux */
     /* #38 guest-ssh-get-authorized-keys */
     /* #39 guest-ssh-add-authorized-keys */
     /* #40 guest-ssh-remove-authorized-keys */
     /* #41 guest-get-diskstats */
     /* #42 guest-get-cpustats */
-    /* #43 */ {"guest-get-load", cmd_get_load, NULL, 0},
+    /* #43 */ {"guest-get-load", POOL(cmd_get_load)},
     /* #44 guest-network-get-route */
 };
 

@@ -1,6 +1,6 @@
 /* System information: guest-get-time, guest-get-host-name, guest-get-timezone,
- * guest-get-osinfo, guest-get-load. Everything is instant except osinfo, which reads
- * files and therefore runs in the threadpool. */
+ * guest-get-osinfo, guest-get-load. The clock and the host name are instant; whatever
+ * reads a file (the time zone database, os-release, /proc/loadavg) is a pool job. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -35,48 +35,36 @@ void cmd_get_host_name(cmd_call *call)
     call_return(call, r);
 }
 
-void cmd_get_timezone(cmd_call *call)
+int cmd_get_timezone(const void *args, void *ctx, yajl_val *out, char **err)
 {
     char *zone;
     int64_t offset;
     if (plat_timezone(&zone, &offset) < 0) {
-        call_fail(call, "Couldn't retrieve local timezone");
-        return;
+        *err = xstrdup("Couldn't retrieve local timezone");
+        return -1;
     }
     yajl_val r = json_object();
     if (zone)
         json_object_add(r, "zone", json_string_take(zone));
     json_object_add_int(r, "offset", offset);
-    call_return(call, r);
+    *out = r;
+    return 0;
 }
 
-void cmd_get_load(cmd_call *call)
+int cmd_get_load(const void *args, void *ctx, yajl_val *out, char **err)
 {
     double load[3];
     int rc = plat_loadavg(load);
     if (rc < 0) {
-        call_fail(call, "cannot query load average: %s", strerror(-rc));
-        return;
+        *err = xasprintf("cannot query load average: %s", strerror(-rc));
+        return -1;
     }
     yajl_val r = json_object();
     json_object_add(r, "load1m", json_double(load[0]));
     json_object_add(r, "load5m", json_double(load[1]));
     json_object_add(r, "load15m", json_double(load[2]));
-    call_return(call, r);
-}
-
-/* guest-get-osinfo: gathered on a pool thread, turned into JSON on the loop. */
-struct osinfo_work {
-    int uname_rc;
-    struct utsname uts;
-    struct plat_osrelease os;
-};
-
-static void osinfo_gather(void *data)
-{
-    struct osinfo_work *w = data;
-    w->uname_rc = plat_uname(&w->uts);
-    plat_osrelease_read(&w->os); /* failure leaves every member NULL: fields omitted */
+    *out = r;
+    return 0;
 }
 
 static void add_opt_str(yajl_val obj, const char *key, char *value)
@@ -85,31 +73,28 @@ static void add_opt_str(yajl_val obj, const char *key, char *value)
         json_object_add_str(obj, key, value);
 }
 
-static void osinfo_reply(cmd_call *call, void *data)
+int cmd_get_osinfo(const void *args, void *ctx, yajl_val *out, char **err)
 {
-    struct osinfo_work *w = data;
-    if (w->uname_rc < 0) {
-        call_fail(call, "uname failed: %s", strerror(-w->uname_rc));
-    } else {
-        yajl_val r = json_object();
-        json_object_add_str(r, "kernel-release", w->uts.release);
-        json_object_add_str(r, "kernel-version", w->uts.version);
-        json_object_add_str(r, "machine", w->uts.machine);
-        add_opt_str(r, "id", w->os.id);
-        add_opt_str(r, "name", w->os.name);
-        add_opt_str(r, "pretty-name", w->os.pretty_name);
-        add_opt_str(r, "version", w->os.version);
-        add_opt_str(r, "version-id", w->os.version_id);
-        add_opt_str(r, "variant", w->os.variant);
-        add_opt_str(r, "variant-id", w->os.variant_id);
-        call_return(call, r);
+    struct utsname uts;
+    int rc = plat_uname(&uts);
+    if (rc < 0) {
+        *err = xasprintf("uname failed: %s", strerror(-rc));
+        return -1;
     }
-    plat_osrelease_free(&w->os);
-    free(w);
-}
-
-void cmd_get_osinfo(cmd_call *call)
-{
-    struct osinfo_work *w = xcalloc(1, sizeof(*w));
-    call_queue_work(call, w, osinfo_gather, osinfo_reply);
+    struct plat_osrelease os;
+    plat_osrelease_read(&os); /* failure leaves every member NULL: fields omitted */
+    yajl_val r = json_object();
+    json_object_add_str(r, "kernel-release", uts.release);
+    json_object_add_str(r, "kernel-version", uts.version);
+    json_object_add_str(r, "machine", uts.machine);
+    add_opt_str(r, "id", os.id);
+    add_opt_str(r, "name", os.name);
+    add_opt_str(r, "pretty-name", os.pretty_name);
+    add_opt_str(r, "version", os.version);
+    add_opt_str(r, "version-id", os.version_id);
+    add_opt_str(r, "variant", os.variant);
+    add_opt_str(r, "variant-id", os.variant_id);
+    plat_osrelease_free(&os);
+    *out = r;
+    return 0;
 }

@@ -16,8 +16,7 @@
 #include "base/log.h"
 #include "base/release.h"
 #include "base/xalloc.h"
-#include "commands/call.h"
-#include "commands/registry.h"
+#include "commands/dispatch.h"
 #include "protocol/wire/encoder.h"
 #include "protocol/wire/framer.h"
 #include "protocol/wire/request.h"
@@ -87,7 +86,7 @@ struct reply_encoding {
     uv_work_t req;
     struct reply_slot *slot; /* NULL once nobody waits */
     cmd_call *call;          /* freed by the pool thread too: a big result is a big munmap */
-    const struct cmd_def *cmd;
+    const char *name;        /* the command's (static) name, for logs */
     yajl_val id;
     bool delimited;
     char *reply;
@@ -121,7 +120,7 @@ static void value_release(yajl_val v)
 static void slot_detach(struct reply_slot *slot)
 {
     if (slot->call)
-        slot->call->owner = NULL;
+        cmd_call_detach(slot->call);
     if (slot->encode)
         slot->encode->slot = NULL;
     slot->call = NULL;
@@ -191,7 +190,7 @@ static void slot_set_error(struct reply_slot *slot, const char *err_class, const
 static void encoding_run(uv_work_t *req)
 {
     struct reply_encoding *e = req->data;
-    e->reply = proto_reply_return(e->call->result, e->id, e->delimited, &e->len);
+    e->reply = proto_reply_return(cmd_call_result(e->call), e->id, e->delimited, &e->len);
     cmd_call_free(e->call);
     e->call = NULL;
 }
@@ -217,8 +216,8 @@ static void encoding_done(uv_work_t *req, int status)
 
 static void call_release(cmd_call *call)
 {
-    if (proto_encode_size_exceeds(call->args, QGAD_POOL_ENCODE_BYTES) ||
-        proto_encode_size_exceeds(call->result, QGAD_POOL_ENCODE_BYTES)) {
+    if (proto_encode_size_exceeds(cmd_call_request_args(call), QGAD_POOL_ENCODE_BYTES) ||
+        proto_encode_size_exceeds(cmd_call_result(call), QGAD_POOL_ENCODE_BYTES)) {
         release_in_pool(call_free_any, call);
         return;
     }
@@ -232,7 +231,7 @@ static bool encode_in_pool(struct reply_slot *slot, cmd_call *call, bool delimit
     e->req.data = e;
     e->slot = slot;
     e->call = call;
-    e->cmd = call->cmd;
+    e->name = cmd_call_name(call);
     e->id = slot->id;
     e->delimited = delimited;
     if (uv_queue_work(uv_default_loop(), &e->req, encoding_run, encoding_done) < 0) {
@@ -247,34 +246,28 @@ static bool encode_in_pool(struct reply_slot *slot, cmd_call *call, bool delimit
 
 static void session_call_done(cmd_call *call)
 {
-    struct reply_slot *slot = call->owner;
+    struct reply_slot *slot = cmd_call_owner(call);
     if (!slot) { /* dropped by a barrier, or the session is gone */
         call_release(call);
         return;
     }
-    unsigned flags = call->cmd ? call->cmd->flags : 0;
-    bool delimited = flags & CMD_DELIMITED;
-    if (call->err_class) {
-        slot_set_error(slot, call->err_class, call->err_desc);
-    } else if (!(flags & CMD_NO_SUCCESS_REPLY)) {
-        if (proto_encode_size_exceeds(call->result, QGAD_POOL_ENCODE_BYTES) &&
+    bool delimited = cmd_call_delimited(call);
+    const char *desc;
+    const char *err_class = cmd_call_error(call, &desc);
+    if (err_class) {
+        slot_set_error(slot, err_class, desc);
+    } else if (!cmd_call_silent_success(call)) {
+        yajl_val result = cmd_call_result(call);
+        if (proto_encode_size_exceeds(result, QGAD_POOL_ENCODE_BYTES) &&
             encode_in_pool(slot, call, delimited))
             return;
-        slot->reply = proto_reply_return(call->result, slot->id, delimited, &slot->len);
+        slot->reply = proto_reply_return(result, slot->id, delimited, &slot->len);
         slot_weigh(slot->session, slot, slot->len);
     }
     slot->done = true;
     slot->call = NULL;
     call_release(call);
     session_flush(slot->session);
-}
-
-static bool is_barrier(const cmd_call *call)
-{
-    if (!call->cmd || !(call->cmd->flags & CMD_BARRIER))
-        return false;
-    /* a disabled sync is "not found", and not a barrier */
-    return !(call->finished && call->err_class && strcmp(call->err_class, ERR_NOT_FOUND) == 0);
 }
 
 /* Drops the replies of every earlier request still running; their work completes. The
@@ -284,13 +277,13 @@ static void session_barrier(struct proto_session *s, struct reply_slot *barrier,
     struct reply_slot **link = &s->head;
     while (*link != barrier) {
         struct reply_slot *slot = *link;
-        if (slot->done) {
+        /* a finished call's reply is only waiting for its delivery turn: it stays */
+        if (slot->done || (slot->call && cmd_call_finished(slot->call))) {
             link = &slot->next;
             continue;
         }
-        const struct cmd_def *def = slot->call ? slot->call->cmd : slot->encode->cmd;
-        log_debug("%s: %s drops the reply of a running %s", s->name, cmd,
-                  def ? def->name : "command");
+        const char *name = slot->call ? cmd_call_name(slot->call) : slot->encode->name;
+        log_debug("%s: %s drops the reply of a running %s", s->name, cmd, name ? name : "command");
         *link = slot->next;
         slot_free(slot);
     }
@@ -313,8 +306,8 @@ static void session_dispatch(struct proto_session *s, yajl_val msg)
     cmd_call *call = cmd_call_new(req.execute, req.args, session_call_done, slot);
     value_release(msg);
     slot->call = call;
-    if (is_barrier(call))
-        session_barrier(s, slot, call->cmd->name);
+    if (cmd_call_is_barrier(call))
+        session_barrier(s, slot, cmd_call_name(call));
     cmd_call_start(call); /* may finish (and flush) right away */
 }
 

@@ -67,7 +67,7 @@ static bool on_message(void *ctx, yajl_val msg)
         free(err);
     } else {
         for (size_t i = 0; i < cmd_count(); i++)
-            free(args_check(cmd_at(i)->args, req.args));
+            free(args_parse(cmd_at(i)->args, req.args, NULL, NULL));
     }
     json_free(req.args);
     json_free(req.id);

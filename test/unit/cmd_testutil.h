@@ -8,6 +8,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "base/json.h"
+#include "commands/dispatch.h"
 
 /* Numbers get the flags the protocol parser gives them (json_number_text), so tests see
  * what the daemon sees. */
@@ -43,6 +44,14 @@ static inline yajl_val testutil_json(const char *text)
     }
     testutil_fix_numbers(v);
     return v;
+}
+
+/* A finished call's error text (NULL on success). */
+static inline const char *testutil_desc(const cmd_call *call)
+{
+    const char *desc = NULL;
+    cmd_call_error(call, &desc);
+    return desc;
 }
 
 #endif

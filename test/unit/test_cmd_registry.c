@@ -16,20 +16,30 @@
 
 static int done_count;
 static cmd_call *last_done;
+static bool in_done, in_start;
 
+/* Delivery never runs inside cmd_call_start or inside another delivery. */
 static void on_done(cmd_call *call)
 {
+    assert_false(in_done);
+    assert_false(in_start);
+    in_done = true;
     done_count++;
     last_done = call;
+    in_done = false;
 }
 
-/* Creates and starts a call; returns it finished or not. */
+/* Creates and starts a call, and runs the loop until it is delivered. */
 static cmd_call *run(const char *name, const char *args_json)
 {
     done_count = 0;
     last_done = NULL;
     cmd_call *call = cmd_call_new(name, testutil_json(args_json), on_done, NULL);
+    in_start = true;
     cmd_call_start(call);
+    in_start = false;
+    assert_int_equal(done_count, 0); /* delivered on a later loop turn */
+    uv_run(uv_default_loop(), UV_RUN_DEFAULT);
     return call;
 }
 
@@ -38,10 +48,10 @@ static void expect_error(const char *name, const char *args, const char *cls, co
     cmd_call *call = run(name, args);
     assert_int_equal(done_count, 1);
     assert_ptr_equal(last_done, call);
-    assert_true(call->finished);
-    assert_null(call->result);
-    assert_string_equal(call->err_class, cls);
-    assert_string_equal(call->err_desc, desc);
+    assert_true(cmd_call_finished(call));
+    assert_null(cmd_call_result(call));
+    assert_string_equal(cmd_call_error(call, NULL), cls);
+    assert_string_equal(testutil_desc(call), desc);
     cmd_call_free(call);
 }
 
@@ -109,7 +119,15 @@ static void test_table_order_and_flags(void **state)
         if (pos == sizeof(schema) / sizeof(schema[0]))
             fail_msg("%s is out of schema order or not in the schema", cmd->name);
         assert_ptr_equal(cmd_lookup(cmd->name), cmd);
-        assert_non_null(cmd->handler);
+        /* instant rows have a handler and nothing else; pool rows a work function */
+        if (cmd->run == CMD_INSTANT) {
+            assert_non_null(cmd->handler);
+            assert_null(cmd->work);
+            assert_null(cmd->end);
+        } else {
+            assert_int_equal(cmd->run, CMD_POOL);
+            assert_non_null(cmd->work);
+        }
     }
     assert_null(cmd_at(cmd_count()));
     assert_null(cmd_lookup("guest-nope"));
@@ -199,14 +217,41 @@ static void test_call_errors(void **state)
                  "Invalid parameter type for 'id', expected: integer");
     expect_error("guest-ping", "{\"x\": 1}", "GenericError", "Parameter 'x' is unexpected");
 
-    /* an errored call is finished at creation; on_done waits for cmd_call_start */
+    /* an errored call is finished at creation; on_done waits for cmd_call_start and then
+     * for the next loop turn */
     done_count = 0;
     cmd_call *call = cmd_call_new("guest-nope", NULL, on_done, NULL);
-    assert_true(call->finished);
-    assert_null(call->cmd);
+    assert_true(cmd_call_finished(call));
+    assert_null(cmd_call_name(call));
+    assert_false(cmd_call_is_barrier(call));
+    uv_run(uv_default_loop(), UV_RUN_NOWAIT);
     assert_int_equal(done_count, 0);
     cmd_call_start(call);
+    assert_int_equal(done_count, 0);
+    uv_run(uv_default_loop(), UV_RUN_DEFAULT);
     assert_int_equal(done_count, 1);
+    cmd_call_free(call);
+}
+
+/* The barrier decision: an accepted sync is one (even with bad arguments, as before), a
+ * disabled one is "not found" and is not; other commands never are. */
+static void test_barrier(void **state)
+{
+    cmd_call *call = cmd_call_new("guest-sync", testutil_json("{\"id\": 1}"), on_done, NULL);
+    assert_true(cmd_call_is_barrier(call));
+    assert_false(cmd_call_delimited(call));
+    cmd_call_free(call);
+    call = cmd_call_new("guest-sync-delimited", NULL, on_done, NULL);
+    assert_true(cmd_call_is_barrier(call)); /* "Parameter 'id' is missing", still a barrier */
+    assert_true(cmd_call_delimited(call));
+    cmd_call_free(call);
+    call = cmd_call_new("guest-ping", NULL, on_done, NULL);
+    assert_false(cmd_call_is_barrier(call));
+    cmd_call_free(call);
+    const char *block[] = {"guest-sync"};
+    cmd_policy_set(NULL, 0, block, 1);
+    call = cmd_call_new("guest-sync", testutil_json("{\"id\": 1}"), on_done, NULL);
+    assert_false(cmd_call_is_barrier(call));
     cmd_call_free(call);
 }
 
@@ -214,17 +259,17 @@ static void test_sync_and_ping(void **state)
 {
     cmd_call *call = run("guest-sync", "{\"id\": 9223372036854775807}");
     assert_int_equal(done_count, 1);
-    assert_null(call->err_class);
-    assert_string_equal(call->result->u.number.r, "9223372036854775807");
+    assert_null(cmd_call_error(call, NULL));
+    assert_string_equal(cmd_call_result(call)->u.number.r, "9223372036854775807");
     cmd_call_free(call);
 
     call = run("guest-sync-delimited", "{\"id\": -1700000000123}");
-    assert_string_equal(call->result->u.number.r, "-1700000000123");
+    assert_string_equal(cmd_call_result(call)->u.number.r, "-1700000000123");
     cmd_call_free(call);
 
     call = run("guest-ping", "{}");
-    assert_int_equal(call->result->type, yajl_t_object);
-    assert_int_equal(call->result->u.object.len, 0);
+    assert_int_equal(cmd_call_result(call)->type, yajl_t_object);
+    assert_int_equal(cmd_call_result(call)->u.object.len, 0);
     cmd_call_free(call);
 }
 
@@ -233,7 +278,7 @@ static void test_guest_info(void **state)
     const char *block[] = {"guest-get-time"};
     cmd_policy_set(NULL, 0, block, 1);
     cmd_call *call = run("guest-info", NULL);
-    yajl_val r = call->result;
+    yajl_val r = cmd_call_result(call);
     assert_non_null(r);
     assert_string_equal(json_get(r, "version")->u.string, QGAD_VERSION);
     yajl_val list = json_get(r, "supported_commands");
@@ -261,7 +306,7 @@ static void test_guest_info(void **state)
     /* frozen: exactly the allow-list rows are enabled */
     cmd_policy_set_frozen(true);
     call = run("guest-info", NULL);
-    list = json_get(call->result, "supported_commands");
+    list = json_get(cmd_call_result(call), "supported_commands");
     for (size_t i = 0; i < list->u.array.len; i++) {
         yajl_val e = list->u.array.values[i];
         const struct cmd_def *cmd = cmd_lookup(json_get(e, "name")->u.string);
@@ -269,62 +314,6 @@ static void test_guest_info(void **state)
                          (cmd->flags & CMD_ALLOW_FROZEN) ? yajl_t_true : yajl_t_false);
     }
     cmd_call_free(call);
-}
-
-/* ---- resource FIFO ---- */
-
-static int start_order[8], n_started;
-static cmd_call *fifo_calls[4];
-
-static void fifo_start(cmd_call *call)
-{
-    for (int i = 0; i < 4; i++)
-        if (fifo_calls[i] == call)
-            start_order[n_started++] = i;
-}
-
-static void test_serialize_fifo(void **state)
-{
-    struct cmd_serial q = {0};
-    n_started = 0;
-    done_count = 0;
-    for (int i = 0; i < 4; i++) {
-        fifo_calls[i] = cmd_call_new("guest-ping", NULL, on_done, NULL);
-        call_serialize(fifo_calls[i], &q, fifo_start);
-    }
-    /* only the first runs until it finishes */
-    assert_int_equal(n_started, 1);
-    assert_int_equal(start_order[0], 0);
-    assert_ptr_equal(q.running, fifo_calls[0]);
-
-    call_return_empty(fifo_calls[0]);
-    assert_int_equal(n_started, 2);
-    assert_int_equal(start_order[1], 1);
-    call_fail(fifo_calls[1], "failed %d", 1); /* an error releases the slot too */
-    assert_string_equal(fifo_calls[1]->err_desc, "failed 1");
-    assert_int_equal(n_started, 3);
-    call_return_empty(fifo_calls[2]);
-    call_return_empty(fifo_calls[3]);
-    assert_int_equal(n_started, 4);
-    for (int i = 0; i < 4; i++)
-        assert_int_equal(start_order[i], i);
-    assert_int_equal(done_count, 4);
-    assert_null(q.running);
-    assert_null(q.head);
-    assert_null(q.tail);
-
-    /* an idle queue starts the next call at once */
-    cmd_call_free(fifo_calls[0]);
-    cmd_call *c = cmd_call_new("guest-ping", NULL, on_done, NULL);
-    fifo_calls[0] = c;
-    n_started = 0;
-    call_serialize(c, &q, fifo_start);
-    assert_int_equal(n_started, 1);
-    call_return_empty(c);
-    assert_null(q.running);
-    cmd_call_free(c);
-    for (int i = 1; i < 4; i++)
-        cmd_call_free(fifo_calls[i]);
 }
 
 /* Finishing twice is a bug that must stop the agent, also in release builds. */
@@ -373,7 +362,7 @@ static void test_queue_work(void **state)
     uv_run(uv_default_loop(), UV_RUN_DEFAULT);
     assert_int_equal(done_count, 1);
     assert_false(uv_thread_equal(&loop_thread, &work_thread));
-    assert_string_equal(call->result->u.number.r, "42");
+    assert_string_equal(cmd_call_result(call)->u.number.r, "42");
     cmd_call_free(call);
 }
 
@@ -386,7 +375,7 @@ int main(void)
         cmocka_unit_test_setup(test_call_errors, reset_policy),
         cmocka_unit_test_setup(test_sync_and_ping, reset_policy),
         cmocka_unit_test_setup(test_guest_info, reset_policy),
-        cmocka_unit_test_setup(test_serialize_fifo, reset_policy),
+        cmocka_unit_test_setup(test_barrier, reset_policy),
         cmocka_unit_test_setup(test_double_finish_aborts, reset_policy),
         cmocka_unit_test_setup(test_queue_work, reset_policy),
     };

@@ -31,9 +31,9 @@ static cmd_call *run(const char *name)
     cmd_call_start(call);
     uv_run(uv_default_loop(), UV_RUN_DEFAULT);
     assert_int_equal(done_count, 1);
-    assert_true(call->finished);
-    if (call->err_class)
-        fail_msg("%s failed: %s", name, call->err_desc);
+    assert_true(cmd_call_finished(call));
+    if (cmd_call_error(call, NULL))
+        fail_msg("%s failed: %s", name, testutil_desc(call));
     return call;
 }
 
@@ -67,7 +67,7 @@ static void test_get_time(void **state)
     cmd_call *call = run("guest-get-time");
     gettimeofday(&after, NULL);
     int64_t ns;
-    assert_true(json_as_int64(call->result, &ns));
+    assert_true(json_as_int64(cmd_call_result(call), &ns));
     assert_int_equal(ns % 1000, 0); /* microseconds x 1000 */
     int64_t lo = ((int64_t)before.tv_sec * 1000000 + before.tv_usec) * 1000;
     int64_t hi = ((int64_t)after.tv_sec * 1000000 + after.tv_usec) * 1000;
@@ -80,8 +80,8 @@ static void test_get_host_name(void **state)
     char want[256] = {0};
     gethostname(want, sizeof(want) - 1);
     cmd_call *call = run("guest-get-host-name");
-    assert_int_equal(call->result->u.object.len, 1);
-    assert_string_equal(str_member(call->result, "host-name"), want);
+    assert_int_equal(cmd_call_result(call)->u.object.len, 1);
+    assert_string_equal(str_member(cmd_call_result(call), "host-name"), want);
     cmd_call_free(call);
 }
 
@@ -89,9 +89,9 @@ static void expect_zone(const char *tz, const char *zone, int64_t offset)
 {
     setenv("TZ", tz, 1);
     cmd_call *call = run("guest-get-timezone");
-    assert_string_equal(str_member(call->result, "zone"), zone);
+    assert_string_equal(str_member(cmd_call_result(call), "zone"), zone);
     int64_t got;
-    assert_true(json_as_int64(json_get(call->result, "offset"), &got));
+    assert_true(json_as_int64(json_get(cmd_call_result(call), "offset"), &got));
     assert_int_equal(got, offset);
     cmd_call_free(call);
 }
@@ -112,7 +112,7 @@ static void test_get_load(void **state)
 {
     set_root("sysinfo-root");
     cmd_call *call = run("guest-get-load");
-    yajl_val r = call->result;
+    yajl_val r = cmd_call_result(call);
     assert_int_equal(r->u.object.len, 3);
     assert_string_equal(json_get(r, "load1m")->u.number.r, "0.52000000000000002");
     assert_true(json_get(r, "load5m")->u.number.d == 0.58);
@@ -124,15 +124,17 @@ static void test_get_load(void **state)
     done_count = 0;
     call = cmd_call_new("guest-get-load", NULL, on_done, NULL);
     cmd_call_start(call);
+    uv_run(uv_default_loop(), UV_RUN_DEFAULT);
     assert_int_equal(done_count, 1);
-    assert_string_equal(call->err_class, "GenericError");
-    assert_string_equal(call->err_desc, "cannot query load average: No such file or directory");
+    assert_string_equal(cmd_call_error(call, NULL), "GenericError");
+    assert_string_equal(testutil_desc(call),
+                        "cannot query load average: No such file or directory");
     cmd_call_free(call);
 
     /* the real machine */
     plat_root_set(NULL);
     call = run("guest-get-load");
-    assert_int_equal(json_get(call->result, "load1m")->type, yajl_t_number);
+    assert_int_equal(json_get(cmd_call_result(call), "load1m")->type, yajl_t_number);
     cmd_call_free(call);
 }
 
@@ -142,7 +144,7 @@ static void test_get_osinfo(void **state)
     uname(&u);
     set_root("sysinfo-root");
     cmd_call *call = run("guest-get-osinfo");
-    yajl_val r = call->result;
+    yajl_val r = cmd_call_result(call);
     assert_string_equal(str_member(r, "kernel-release"), u.release);
     assert_string_equal(str_member(r, "kernel-version"), u.version);
     assert_string_equal(str_member(r, "machine"), u.machine);
@@ -161,7 +163,7 @@ static void test_get_osinfo(void **state)
     snprintf(path, sizeof(path), "%s/osrelease/upstream", getenv("QGAD_FIXTURES"));
     setenv("QGA_OS_RELEASE", path, 1);
     call = run("guest-get-osinfo");
-    r = call->result;
+    r = cmd_call_result(call);
     assert_string_equal(str_member(r, "variant"), "Unit test \"'$`\\ and \\\\ etc.");
     assert_string_equal(str_member(r, "variant-id"), "unit-test");
     assert_string_equal(str_member(r, "version-id"), "1");
@@ -172,8 +174,8 @@ static void test_get_osinfo(void **state)
     snprintf(path, sizeof(path), "%s/osrelease/invalid-utf8", getenv("QGAD_FIXTURES"));
     setenv("QGA_OS_RELEASE", path, 1);
     call = run("guest-get-osinfo");
-    assert_int_equal(call->result->u.object.len, 3);
-    assert_non_null(str_member(call->result, "kernel-release"));
+    assert_int_equal(cmd_call_result(call)->u.object.len, 3);
+    assert_non_null(str_member(cmd_call_result(call), "kernel-release"));
     cmd_call_free(call);
 }
 

@@ -30,9 +30,12 @@ static struct proto_session *session_new(void)
     return proto_session_new(&io, "dispatch-test");
 }
 
+/* Feeds text and runs one loop turn: what the loop thread answers at once is delivered
+ * on the turn after its dispatch. */
 static void feed(struct proto_session *s, const char *text)
 {
     proto_session_feed(s, text, strlen(text));
+    uv_run(uv_default_loop(), UV_RUN_NOWAIT);
 }
 
 static char *take_output(void)
@@ -89,7 +92,7 @@ static void test_order_with_threadpool_command(void **state)
 {
     struct proto_session *s = session_new();
     feed(s, "{\"execute\":\"guest-get-osinfo\",\"id\":1}{\"execute\":\"guest-ping\",\"id\":2}");
-    expect_out(""); /* the ping's reply waits for the osinfo reply */
+    expect_out(""); /* the ping's reply waits for the osinfo reply (a file read in the pool) */
     uv_run(uv_default_loop(), UV_RUN_DEFAULT);
     char *out = take_output();
     assert_memory_equal(out, "{\"return\": {", 12);

@@ -1,6 +1,6 @@
 /* Session ordering, barriers, reply shapes and lifetimes. The commands layer is replaced by
- * a fake (this file defines cmd_call_new/start/free, so call.o is never linked), whose
- * "slow" command finishes only when the test says so. */
+ * a fake of commands/dispatch.h (this file defines every function of it, so call.o is
+ * never linked), whose "slow" command finishes only when the test says so. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,17 +16,36 @@
 #include "base/json.h"
 #include "base/limits.h"
 #include "base/xalloc.h"
-#include "commands/call.h"
-#include "commands/registry.h"
+#include "commands/dispatch.h"
 #include "protocol/session.h"
 
-/* ---- the fake commands layer ---- */
+/* ---- the fake commands layer: commands/dispatch.h over its own call struct ---- */
+
+enum { FAKE_BARRIER = 1, FAKE_DELIMITED = 2, FAKE_SILENT = 4 };
+
+struct fake_cmd {
+    const char *name;
+    void (*handler)(cmd_call *call);
+    unsigned flags;
+};
+
+struct cmd_call {
+    const struct fake_cmd *cmd;
+    yajl_val args;
+    bool finished, disabled;
+    yajl_val result;
+    const char *err_class;
+    char *err_desc;
+    void (*on_done)(cmd_call *call);
+    void *owner;
+};
 
 static cmd_call *pending[16];
 static size_t n_pending;
 static _Atomic size_t calls_live, freed_off_loop; /* cmd_call_free may run in the pool */
 static pthread_t loop_thread;
 
+/* Delivers at once: the session must cope with a completion inside its own dispatch too. */
 static void fake_finish(cmd_call *call, yajl_val result, const char *err_class, const char *desc)
 {
     call->result = result;
@@ -62,16 +81,16 @@ static void h_big(cmd_call *call)
     fake_finish(call, json_string_take(s), NULL, NULL);
 }
 
-static const struct cmd_def fake_cmds[] = {
-    {"instant", h_instant, NULL, 0},
-    {"slow", h_slow, NULL, 0},
-    {"fail", h_fail, NULL, 0},
-    {"sync", h_number, NULL, CMD_BARRIER},
-    {"sync-delimited", h_number, NULL, CMD_BARRIER | CMD_DELIMITED},
-    {"shutdown", h_instant, NULL, CMD_NO_SUCCESS_REPLY},
-    {"shutdown-fail", h_fail, NULL, CMD_NO_SUCCESS_REPLY},
-    {"blocked-sync", h_number, NULL, CMD_BARRIER},
-    {"big", h_big, NULL, 0},
+static const struct fake_cmd fake_cmds[] = {
+    {"instant", h_instant, 0},
+    {"slow", h_slow, 0},
+    {"fail", h_fail, 0},
+    {"sync", h_number, FAKE_BARRIER},
+    {"sync-delimited", h_number, FAKE_BARRIER | FAKE_DELIMITED},
+    {"shutdown", h_instant, FAKE_SILENT},
+    {"shutdown-fail", h_fail, FAKE_SILENT},
+    {"blocked-sync", h_number, FAKE_BARRIER},
+    {"big", h_big, 0},
 };
 
 cmd_call *cmd_call_new(const char *name, yajl_val args, void (*on_done)(cmd_call *), void *owner)
@@ -90,6 +109,7 @@ cmd_call *cmd_call_new(const char *name, yajl_val args, void (*on_done)(cmd_call
         call->err_desc = xasprintf("The command %s has not been found", name);
     } else if (strcmp(name, "blocked-sync") == 0) {
         call->finished = true;
+        call->disabled = true;
         call->err_class = ERR_NOT_FOUND;
         call->err_desc =
             xasprintf("Command %s has been disabled: the command is not allowed", name);
@@ -114,6 +134,48 @@ void cmd_call_free(cmd_call *call)
     calls_live--;
     if (!pthread_equal(pthread_self(), loop_thread))
         freed_off_loop++;
+}
+
+void *cmd_call_owner(const cmd_call *call)
+{
+    return call->owner;
+}
+void cmd_call_detach(cmd_call *call)
+{
+    call->owner = NULL;
+}
+const char *cmd_call_name(const cmd_call *call)
+{
+    return call->cmd ? call->cmd->name : NULL;
+}
+bool cmd_call_is_barrier(const cmd_call *call)
+{
+    return call->cmd && (call->cmd->flags & FAKE_BARRIER) && !call->disabled;
+}
+bool cmd_call_delimited(const cmd_call *call)
+{
+    return call->cmd && (call->cmd->flags & FAKE_DELIMITED);
+}
+bool cmd_call_silent_success(const cmd_call *call)
+{
+    return call->cmd && (call->cmd->flags & FAKE_SILENT);
+}
+bool cmd_call_finished(const cmd_call *call)
+{
+    return call->finished;
+}
+const char *cmd_call_error(const cmd_call *call, const char **desc)
+{
+    *desc = call->err_desc;
+    return call->err_class;
+}
+yajl_val cmd_call_result(const cmd_call *call)
+{
+    return call->result;
+}
+yajl_val cmd_call_request_args(const cmd_call *call)
+{
+    return call->args;
 }
 
 /* Finishes the i-th slow call (in start order) successfully with {"n": i}. */
