@@ -30,11 +30,11 @@ struct transport_backend {
     bool hup_is_transient;
 };
 
-extern const struct transport_backend transport_virtio_serial;
-extern const struct transport_backend transport_isa_serial;
-extern const struct transport_backend transport_unix;
-extern const struct transport_backend transport_vsock;
-extern const struct transport_backend transport_tcp;
+extern const struct transport_backend transport__virtio_serial;
+extern const struct transport_backend transport__isa_serial;
+extern const struct transport_backend transport__unix;
+extern const struct transport_backend transport__vsock;
+extern const struct transport_backend transport__tcp;
 
 struct transport_listener;
 struct transport_chardev;
@@ -67,7 +67,7 @@ struct transport_conn_ops {
     /* Queue an owned buffer (the cap has already been checked). */
     void (*write)(struct transport_conn *conn, char *buf, size_t len);
     /* Stop all I/O and start closing the backend's handles; their close callback must call
-     * transport_conn_release() and then free the container. */
+     * transport__conn_release() and then free the container. */
     void (*shutdown)(struct transport_conn *conn);
     /* Stop or restart reading (conn->paused already says which). */
     void (*pause)(struct transport_conn *conn);
@@ -86,49 +86,50 @@ struct transport_conn {
     struct transport_conn *prev, *next;
 };
 
-/* transport.c: connection life cycle shared by all backends. */
-void transport_conn_start(struct transport_channel *ch, struct transport_conn *conn,
-                          const struct transport_conn_ops *ops, char *name);
+/* conn.c: the connection life cycle shared by all backends. */
+void transport__conn_start(struct transport_channel *ch, struct transport_conn *conn,
+                           const struct transport_conn_ops *ops, char *name);
 /* Deliver bytes read from the stream (no-op once the connection is ending). */
-void transport_conn_data(struct transport_conn *conn, const char *buf, size_t len);
+void transport__conn_data(struct transport_conn *conn, const char *buf, size_t len);
 /* End the connection (EOF, error, hangup, cap); the close event follows from a callback. */
-void transport_conn_end(struct transport_conn *conn);
+void transport__conn_end(struct transport_conn *conn);
 /* The backend's handles are closed: fire the close event if still due, unlink. */
-void transport_conn_release(struct transport_conn *conn);
+void transport__conn_release(struct transport_conn *conn);
 /* Account a write completion (or a discarded buffer) of len bytes. */
-void transport_conn_written(struct transport_conn *conn, size_t len);
+void transport__conn_written(struct transport_conn *conn, size_t len);
 /* A queued buffer is written or discarded (its bytes already accounted with
- * transport_conn_written): release its bookkeeping share of the cap and free it. */
-void transport_conn_buf_done(struct transport_conn *conn, char *buf, size_t len);
+ * transport__conn_written): release its bookkeeping share of the cap and free it. */
+void transport__conn_buf_done(struct transport_conn *conn, char *buf, size_t len);
 /* Free a written or discarded reply buffer. Returning a large one to the kernel takes
  * milliseconds (munmap of every touched page), so that happens in the threadpool. */
-void transport_buf_free(char *buf, size_t len);
+void transport__buf_free(char *buf, size_t len);
 
+/* transport.c */
 /* A failure to open the channel: an error, or a debug line while -r keeps retrying. */
-#define transport_open_error(ch, ...)                                                              \
+#define transport__open_error(ch, ...)                                                             \
     log_emit((ch)->retrying ? LOG_LVL_DEBUG : LOG_LVL_ERROR, __VA_ARGS__)
 
 /* Reopen the channel after QGAD_RETRY_PATH_MS (and again until it works). */
-void transport_channel_retry(struct transport_channel *ch);
+void transport__channel_retry(struct transport_channel *ch);
 
 /* listener.c */
-int transport_listener_start(struct transport_channel *ch);
-void transport_listener_stop(struct transport_channel *ch);
+int transport__listener_start(struct transport_channel *ch);
+void transport__listener_stop(struct transport_channel *ch);
 
 /* chardev.c */
-int transport_chardev_start(struct transport_channel *ch);
-void transport_chardev_stop(struct transport_channel *ch);
-void transport_chardev_after_fork(struct transport_channel *ch);
+int transport__chardev_start(struct transport_channel *ch);
+void transport__chardev_stop(struct transport_channel *ch);
+void transport__chardev_after_fork(struct transport_channel *ch);
 
 /* Helpers for backends. */
-int transport_sock_listen(int fd, const struct sockaddr *sa, socklen_t len);
-int transport_parse_vsock_addr(const char *s, uint32_t *cid, uint32_t *port);
-int transport_parse_host_port(const char *s, char **host, char **port);
-bool transport_vsock_cid_allowed(const struct transport_channel *ch, uint32_t cid);
+int transport__sock_listen(int fd, const struct sockaddr *sa, socklen_t len);
+int transport__parse_vsock_addr(const char *s, uint32_t *cid, uint32_t *port);
+int transport__parse_host_port(const char *s, char **host, char **port);
+bool transport__vsock_cid_allowed(const struct transport_channel *ch, uint32_t cid);
 /* isa-serial: raw termios exactly as upstream (PROTOCOL.md 4.1); 0 or -errno. */
-int transport_tty_make_raw(int fd);
+int transport__tty_make_raw(int fd);
 
-#define TRANSPORT_VSOCK_HOST_CID 2u
-#define TRANSPORT_VSOCK_ANY_CID 4294967295u
+#define TRANSPORT__VSOCK_HOST_CID 2u
+#define TRANSPORT__VSOCK_ANY_CID 4294967295u
 
 #endif

@@ -9,7 +9,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-int transport_tty_make_raw(int fd)
+int transport__tty_make_raw(int fd)
 {
     struct termios tio;
 
@@ -31,7 +31,7 @@ static int isa_open(struct transport_channel *ch)
 
     if (fd < 0)
         return -errno;
-    int rc = transport_tty_make_raw(fd);
+    int rc = transport__tty_make_raw(fd);
     if (rc < 0) {
         close(fd);
         return rc;
@@ -39,7 +39,7 @@ static int isa_open(struct transport_channel *ch)
     return fd;
 }
 
-const struct transport_backend transport_isa_serial = {
+const struct transport_backend transport__isa_serial = {
     .method = "isa-serial",
     .default_path = "/dev/ttyS0",
     .open_dev = isa_open,

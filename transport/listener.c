@@ -36,7 +36,7 @@ struct listener_write {
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
-int transport_sock_listen(int fd, const struct sockaddr *sa, socklen_t len)
+int transport__sock_listen(int fd, const struct sockaddr *sa, socklen_t len)
 {
     if (bind(fd, sa, len) < 0 || listen(fd, SOMAXCONN) < 0)
         return -errno;
@@ -55,13 +55,13 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     struct listener_conn *c = container_of(s, struct listener_conn, pipe);
 
     if (nread > 0) {
-        transport_conn_data(&c->base, buf->base, (size_t)nread);
+        transport__conn_data(&c->base, buf->base, (size_t)nread);
     } else if (nread == UV_EOF) {
         log_debug("%s: peer closed the connection", c->base.name);
-        transport_conn_end(&c->base);
+        transport__conn_end(&c->base);
     } else if (nread < 0) {
         log_warning("%s: read error: %s", c->base.name, uv_strerror((int)nread));
-        transport_conn_end(&c->base);
+        transport__conn_end(&c->base);
     }
 }
 
@@ -70,12 +70,12 @@ static void conn_write_cb(uv_write_t *req, int status)
     struct listener_write *w = container_of(req, struct listener_write, req);
     struct listener_conn *c = w->conn;
 
-    transport_conn_written(&c->base, w->len);
-    transport_conn_buf_done(&c->base, w->buf, w->len);
+    transport__conn_written(&c->base, w->len);
+    transport__conn_buf_done(&c->base, w->buf, w->len);
     free(w);
     if (status < 0 && status != UV_ECANCELED) {
         log_debug("%s: write error: %s", c->base.name, uv_strerror(status));
-        transport_conn_end(&c->base);
+        transport__conn_end(&c->base);
     }
 }
 
@@ -91,10 +91,10 @@ static void conn_write(struct transport_conn *conn, char *buf, size_t len)
     int rc = uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, conn_write_cb);
     if (rc < 0) {
         log_debug("%s: write error: %s", conn->name, uv_strerror(rc));
-        transport_conn_written(conn, len);
-        transport_conn_buf_done(conn, buf, len);
+        transport__conn_written(conn, len);
+        transport__conn_buf_done(conn, buf, len);
         free(w);
-        transport_conn_end(conn);
+        transport__conn_end(conn);
     }
 }
 
@@ -102,7 +102,7 @@ static void conn_close_cb(uv_handle_t *h)
 {
     struct listener_conn *c = container_of(h, struct listener_conn, pipe);
 
-    transport_conn_release(&c->base);
+    transport__conn_release(&c->base);
     free(c->base.name);
     free(c);
 }
@@ -126,7 +126,7 @@ static void conn_pause(struct transport_conn *conn)
     int rc = uv_read_start((uv_stream_t *)&c->pipe, conn_alloc_cb, conn_read_cb);
     if (rc < 0) {
         log_warning("%s: cannot read: %s", conn->name, uv_strerror(rc));
-        transport_conn_end(conn);
+        transport__conn_end(conn);
     }
 }
 
@@ -182,12 +182,12 @@ static void on_connection(uv_stream_t *server, int status)
     }
     char *name = conn_name(ch, ++ch->next_conn_id);
     log_info("%s: client connected%s%s", name, *peer ? " from " : "", peer);
-    transport_conn_start(ch, &c->base, &listener_conn_ops, name);
+    transport__conn_start(ch, &c->base, &listener_conn_ops, name);
     if (!c->base.ending) {
         rc = uv_read_start((uv_stream_t *)&c->pipe, conn_alloc_cb, conn_read_cb);
         if (rc < 0) {
             log_warning("%s: cannot read: %s", name, uv_strerror(rc));
-            transport_conn_end(&c->base);
+            transport__conn_end(&c->base);
         }
     }
 }
@@ -197,7 +197,7 @@ static void listener_close_cb(uv_handle_t *h)
     free(container_of(h, struct transport_listener, handle));
 }
 
-int transport_listener_start(struct transport_channel *ch)
+int transport__listener_start(struct transport_channel *ch)
 {
     int fd = ch->activated_fd;
 
@@ -217,8 +217,8 @@ int transport_listener_start(struct transport_channel *ch)
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&l->handle, SOMAXCONN, on_connection);
     if (rc < 0) {
-        transport_open_error(ch, "%s: cannot listen on %s: %s", ch->be->method,
-                             ch->path ? ch->path : "fd", uv_strerror(rc));
+        transport__open_error(ch, "%s: cannot listen on %s: %s", ch->be->method,
+                              ch->path ? ch->path : "fd", uv_strerror(rc));
         if (uv_fileno((uv_handle_t *)&l->handle, &(uv_os_fd_t){0}) < 0)
             close(fd);
         uv_close((uv_handle_t *)&l->handle, listener_close_cb);
@@ -229,7 +229,7 @@ int transport_listener_start(struct transport_channel *ch)
     return 0;
 }
 
-void transport_listener_stop(struct transport_channel *ch)
+void transport__listener_stop(struct transport_channel *ch)
 {
     struct transport_listener *l = ch->listener;
 

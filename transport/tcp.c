@@ -15,7 +15,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 
-int transport_parse_host_port(const char *s, char **host, char **port)
+int transport__parse_host_port(const char *s, char **host, char **port)
 {
     const char *colon;
     const char *h = s;
@@ -62,7 +62,7 @@ static int bind_one(const struct addrinfo *ai)
     if (fd < 0)
         return -errno;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    int rc = transport_sock_listen(fd, ai->ai_addr, ai->ai_addrlen);
+    int rc = transport__sock_listen(fd, ai->ai_addr, ai->ai_addrlen);
     if (rc < 0) {
         close(fd);
         return rc;
@@ -84,15 +84,15 @@ static int tcp_listen_fd(struct transport_channel *ch)
     char *host, *port;
     int fd = -EADDRNOTAVAIL;
 
-    if (transport_parse_host_port(ch->path, &host, &port) < 0) {
-        transport_open_error(
+    if (transport__parse_host_port(ch->path, &host, &port) < 0) {
+        transport__open_error(
             ch, "tcp-listen: invalid address '%s' (expected HOST:PORT or [IPv6]:PORT)", ch->path);
         return -EINVAL;
     }
     int gai = getaddrinfo(*host ? host : NULL, port, &hints, &res);
     if (gai != 0) {
-        transport_open_error(ch, "tcp-listen: cannot resolve '%s': %s", ch->path,
-                             gai_strerror(gai));
+        transport__open_error(ch, "tcp-listen: cannot resolve '%s': %s", ch->path,
+                              gai_strerror(gai));
         fd = -EINVAL;
     }
     for (struct addrinfo *ai = gai == 0 ? res : NULL; ai; ai = ai->ai_next) {
@@ -101,7 +101,7 @@ static int tcp_listen_fd(struct transport_channel *ch)
             break;
     }
     if (fd < 0 && gai == 0)
-        transport_open_error(ch, "tcp-listen: cannot listen on %s: %s", ch->path, strerror(-fd));
+        transport__open_error(ch, "tcp-listen: cannot listen on %s: %s", ch->path, strerror(-fd));
     if (res)
         freeaddrinfo(res);
     free(host);
@@ -122,7 +122,7 @@ static int tcp_vet_peer(struct transport_channel *ch, int fd, char *desc, size_t
     return 0;
 }
 
-const struct transport_backend transport_tcp = {
+const struct transport_backend transport__tcp = {
     .method = "tcp-listen",
     .listen_fd = tcp_listen_fd,
     .vet_peer = tcp_vet_peer,

@@ -26,7 +26,7 @@ static int unix_listen_fd(struct transport_channel *ch)
     struct stat st;
 
     if (strlen(ch->path) >= sizeof(sa.sun_path)) {
-        transport_open_error(ch, "unix-listen: socket path too long: %s", ch->path);
+        transport__open_error(ch, "unix-listen: socket path too long: %s", ch->path);
         return -ENAMETOOLONG;
     }
     memcpy(sa.sun_path, ch->path, strlen(ch->path) + 1);
@@ -34,14 +34,14 @@ static int unix_listen_fd(struct transport_channel *ch)
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         int err = errno;
-        transport_open_error(ch, "unix-listen: socket: %s", strerror(err));
+        transport__open_error(ch, "unix-listen: socket: %s", strerror(err));
         return -err;
     }
     if (unlink(ch->path) < 0 && errno != ENOENT)
         log_debug("unix-listen: cannot remove %s: %s", ch->path, strerror(errno));
-    int rc = transport_sock_listen(fd, (struct sockaddr *)&sa, sizeof(sa));
+    int rc = transport__sock_listen(fd, (struct sockaddr *)&sa, sizeof(sa));
     if (rc < 0) {
-        transport_open_error(ch, "unix-listen: cannot listen on %s: %s", ch->path, strerror(-rc));
+        transport__open_error(ch, "unix-listen: cannot listen on %s: %s", ch->path, strerror(-rc));
         close(fd);
         return rc;
     }
@@ -77,7 +77,7 @@ static void unix_cleanup(struct transport_channel *ch)
         unlink(ch->path);
 }
 
-const struct transport_backend transport_unix = {
+const struct transport_backend transport__unix = {
     .method = "unix-listen",
     .listen_fd = unix_listen_fd,
     .vet_peer = unix_vet_peer,

@@ -12,7 +12,7 @@ static int virtio_open(struct transport_channel *ch)
     return fd < 0 ? -errno : fd;
 }
 
-const struct transport_backend transport_virtio_serial = {
+const struct transport_backend transport__virtio_serial = {
     .method = "virtio-serial",
     .default_path = "/dev/virtio-ports/org.qemu.guest_agent.0",
     .open_dev = virtio_open,

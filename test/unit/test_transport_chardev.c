@@ -253,7 +253,7 @@ static struct transport_channel *start_transient(struct fixture *f)
     ch->max_clients = 1;
     ch->activated_fd = -1;
     f->ch = ch;
-    assert_int_equal(transport_chardev_start(ch), 0);
+    assert_int_equal(transport__chardev_start(ch), 0);
     return ch;
 }
 
