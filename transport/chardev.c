@@ -242,6 +242,19 @@ static void dev_reopen_later(struct transport_chardev *dev, const char *why)
     transport__channel_retry(ch);
 }
 
+/* SIGIO for the hung-up port, owned by this process; false: it is being reopened. */
+static bool dev_arm_sigio(struct transport_chardev *dev)
+{
+    int rc = set_async(dev->fd, true);
+
+    if (rc == 0)
+        return true;
+    log_warning("%s: cannot get SIGIO for %s: %s", dev->ch->be->method, dev->ch->path,
+                strerror(-rc));
+    dev_reopen_later(dev, "hung up");
+    return false;
+}
+
 /* While waiting: the host side is back once the port no longer polls HUP. */
 static void dev_check_host(struct transport_chardev *dev)
 {
@@ -264,7 +277,7 @@ static void dev_check_host(struct transport_chardev *dev)
 static void dev_hangup(struct transport_chardev *dev)
 {
     uv_poll_stop(&dev->poll);
-    if (!dev->ch->be->hup_is_transient) {
+    if (!dev->ch->be->ops.device->hup_is_transient) {
         dev_reopen_later(dev, "hung up");
         return;
     }
@@ -272,13 +285,8 @@ static void dev_hangup(struct transport_chardev *dev)
         dev_reopen_later(dev, "went away");
         return;
     }
-    int rc = set_async(dev->fd, true);
-    if (rc < 0) {
-        log_warning("%s: cannot get SIGIO for %s: %s", dev->ch->be->method, dev->ch->path,
-                    strerror(-rc));
-        dev_reopen_later(dev, "hung up");
+    if (!dev_arm_sigio(dev))
         return;
-    }
     dev->waiting_host = true;
     log_debug("%s: host side not connected, waiting for it", dev->ch->be->method);
     /* The host may have reconnected before O_ASYNC was armed: look once more. */
@@ -371,7 +379,7 @@ static int dev_init_handles(struct transport_chardev *dev)
     dev->poll.data = dev;
     dev->poll.poll_cb = on_poll;
     dev->open_handles = 1;
-    if (!dev->ch->be->hup_is_transient)
+    if (!dev->ch->be->ops.device->hup_is_transient)
         return 0;
     uv_signal_init(loop, &dev->sigio);
     dev->sigio.data = dev;
@@ -382,9 +390,9 @@ static int dev_init_handles(struct transport_chardev *dev)
     return 0;
 }
 
-int transport__chardev_start(struct transport_channel *ch)
+static int chardev_start(struct transport_channel *ch)
 {
-    int fd = ch->be->open_dev(ch);
+    int fd = ch->be->ops.device->open_dev(ch);
 
     if (fd < 0) {
         transport__open_error(ch, "%s: cannot open %s: %s", ch->be->method, ch->path,
@@ -411,7 +419,7 @@ int transport__chardev_start(struct transport_channel *ch)
     return 0;
 }
 
-void transport__chardev_stop(struct transport_channel *ch)
+static void chardev_stop(struct transport_channel *ch)
 {
     if (ch->dev)
         dev_close(ch->dev);
@@ -419,17 +427,17 @@ void transport__chardev_stop(struct transport_channel *ch)
 
 /* A device that hung up before -d forked has SIGIO armed for the parent, which is gone:
  * without a new owner the daemon would wait for the host forever. */
-void transport__chardev_after_fork(struct transport_channel *ch)
+static void chardev_after_fork(struct transport_channel *ch)
 {
     struct transport_chardev *dev = ch->dev;
 
-    if (!dev || !dev->waiting_host)
+    if (!dev || !dev->waiting_host || !dev_arm_sigio(dev))
         return;
-    int rc = set_async(dev->fd, true);
-    if (rc < 0) {
-        log_warning("%s: cannot get SIGIO for %s: %s", ch->be->method, ch->path, strerror(-rc));
-        dev_reopen_later(dev, "hung up");
-        return;
-    }
     dev_check_host(dev); /* the host may have come back while the signal went astray */
 }
+
+const struct transport_kind transport__device_kind = {
+    .start = chardev_start,
+    .stop = chardev_stop,
+    .after_fork = chardev_after_fork,
+};

@@ -39,9 +39,14 @@ static int isa_open(struct transport_channel *ch)
     return fd;
 }
 
+static const struct transport_device_ops isa_ops = {
+    .open_dev = isa_open,
+    .hup_is_transient = false,
+};
+
 const struct transport_backend transport__isa_serial = {
     .method = "isa-serial",
     .default_path = "/dev/ttyS0",
-    .open_dev = isa_open,
-    .hup_is_transient = false,
+    .kind = &transport__device_kind,
+    .ops.device = &isa_ops,
 };

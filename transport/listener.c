@@ -150,6 +150,19 @@ static char *conn_name(const struct transport_channel *ch, unsigned id)
     return xasprintf("%.*s:activated#%u", (int)n, ch->be->method, id);
 }
 
+/* Asks the backend whether to serve the peer; says why not in the log. */
+static bool peer_vetted(struct transport_channel *ch, int fd, char *peer, size_t peer_len)
+{
+    const char *note = NULL;
+    int rc = ch->be->ops.listener->vet_peer(ch, fd, peer, peer_len, &note);
+
+    if (rc == 0)
+        return true;
+    log_warning("%s: closing the connection%s%s: %s", ch->be->method, *peer ? " from " : "", peer,
+                note ? note : strerror(-rc));
+    return false;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     struct transport_listener *l = container_of(server, struct transport_listener, handle);
@@ -169,7 +182,7 @@ static void on_connection(uv_stream_t *server, int status)
         uv_close((uv_handle_t *)&c->pipe, reject_close_cb);
         return;
     }
-    if (ch->be->vet_peer && ch->be->vet_peer(ch, fd, peer, sizeof(peer)) < 0) {
+    if (!peer_vetted(ch, fd, peer, sizeof(peer))) {
         uv_close((uv_handle_t *)&c->pipe, reject_close_cb);
         return;
     }
@@ -197,16 +210,31 @@ static void listener_close_cb(uv_handle_t *h)
     free(container_of(h, struct transport_listener, handle));
 }
 
-int transport__listener_start(struct transport_channel *ch)
+/* The activated socket once, then ch->path's: the fd or -errno, logged. */
+static int listener_fd(struct transport_channel *ch)
 {
+    const char *note = NULL;
     int fd = ch->activated_fd;
 
-    if (fd >= 0)
+    if (fd >= 0) {
         ch->activated_fd = -1; /* consumed: a retry binds the path itself */
-    else if (!ch->path)
+        return fd;
+    }
+    if (!ch->path)
         return -EINVAL; /* an activated socket that failed cannot be recreated */
-    else
-        fd = ch->be->listen_fd(ch);
+    fd = ch->be->ops.listener->listen_fd(ch, &note);
+    if (fd < 0)
+        transport__open_error(ch, "%s: cannot listen on %s: %s", ch->be->method, ch->path,
+                              note ? note : strerror(-fd));
+    else if (note)
+        log_warning("%s: %s", ch->be->method, note);
+    return fd;
+}
+
+static int listener_start(struct transport_channel *ch)
+{
+    int fd = listener_fd(ch);
+
     if (fd < 0)
         return fd;
 
@@ -229,12 +257,23 @@ int transport__listener_start(struct transport_channel *ch)
     return 0;
 }
 
-void transport__listener_stop(struct transport_channel *ch)
+static void listener_stop(struct transport_channel *ch)
 {
     struct transport_listener *l = ch->listener;
 
-    if (!l)
-        return;
-    ch->listener = NULL;
-    uv_close((uv_handle_t *)&l->handle, listener_close_cb);
+    if (l) {
+        ch->listener = NULL;
+        uv_close((uv_handle_t *)&l->handle, listener_close_cb);
+    }
+    if (ch->be->ops.listener->cleanup)
+        ch->be->ops.listener->cleanup(ch);
 }
+
+/* Accepting sockets keep working in the child as they are. */
+static void listener_after_fork(struct transport_channel *ch) {}
+
+const struct transport_kind transport__listener_kind = {
+    .start = listener_start,
+    .stop = listener_stop,
+    .after_fork = listener_after_fork,
+};

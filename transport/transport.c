@@ -37,17 +37,10 @@ const char *transport_default_path(const char *method)
     return be ? be->default_path : NULL;
 }
 
-static int channel_start(struct transport_channel *ch)
-{
-    if (ch->be->listen_fd)
-        return transport__listener_start(ch);
-    return transport__chardev_start(ch);
-}
-
 static void retry_timer_cb(uv_timer_t *timer)
 {
     struct transport_channel *ch = timer->data;
-    int rc = channel_start(ch);
+    int rc = ch->be->kind->start(ch);
 
     if (rc < 0) {
         uv_timer_start(timer, retry_timer_cb, QGAD_RETRY_PATH_MS, 0);
@@ -111,7 +104,7 @@ int transport_channel_open(const struct transport_opts *opts, const struct trans
 
     /* -r retries what may come back (a device, a directory); not a bad address, and
      * not a socket from systemd, which cannot be had again. */
-    int rc = channel_start(ch);
+    int rc = be->kind->start(ch);
     if (rc < 0 && !(ch->retry_path && rc != -EINVAL && opts->activated_fd < 0)) {
         channel_free(ch);
         return rc;
@@ -137,8 +130,7 @@ void transport_channel_close(struct transport_channel *ch)
     ch->closing = true;
     if (ch->retry_timer)
         uv_close((uv_handle_t *)ch->retry_timer, timer_free_cb);
-    transport__listener_stop(ch);
-    transport__chardev_stop(ch);
+    ch->be->kind->stop(ch);
     /* Close events fire now, the handles finish closing on the loop later: detach every
      * connection from the channel so that nothing touches ch once it is freed. */
     while (ch->conns) {
@@ -146,13 +138,11 @@ void transport_channel_close(struct transport_channel *ch)
         transport__conn_end(conn);
         transport__conn_release(conn);
     }
-    if (ch->be->cleanup)
-        ch->be->cleanup(ch);
     channel_free(ch);
 }
 
 void transport_channel_after_fork(struct transport_channel *ch)
 {
     if (ch)
-        transport__chardev_after_fork(ch);
+        ch->be->kind->after_fork(ch);
 }
