@@ -140,6 +140,9 @@ void transport__conn_buf_done(struct transport_conn *conn, char *buf, size_t len
 void transport__buf_free(char *buf, size_t len);
 
 /* transport.c */
+/* The registry row of a method; NULL if unknown. */
+const struct transport_backend *transport__backend_find(const char *method);
+
 /* A failure to open the channel: an error, or a debug line while -r keeps retrying. */
 #define transport__open_error(ch, ...)                                                             \
     log_emit((ch)->retrying ? LOG_LVL_DEBUG : LOG_LVL_ERROR, __VA_ARGS__)

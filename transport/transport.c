@@ -15,7 +15,7 @@ static const struct transport_backend *const backends[] = {
     &transport__vsock,         &transport__tcp,
 };
 
-static const struct transport_backend *backend_find(const char *method)
+const struct transport_backend *transport__backend_find(const char *method)
 {
     if (!method)
         return NULL;
@@ -28,12 +28,12 @@ static const struct transport_backend *backend_find(const char *method)
 
 bool transport_method_known(const char *method)
 {
-    return backend_find(method) != NULL;
+    return transport__backend_find(method) != NULL;
 }
 
 const char *transport_default_path(const char *method)
 {
-    const struct transport_backend *be = backend_find(method);
+    const struct transport_backend *be = transport__backend_find(method);
     return be ? be->default_path : NULL;
 }
 
@@ -74,7 +74,7 @@ static void channel_free(struct transport_channel *ch)
 int transport_channel_open(const struct transport_opts *opts, const struct transport_events *ev,
                            struct transport_channel **out)
 {
-    const struct transport_backend *be = backend_find(opts->method);
+    const struct transport_backend *be = transport__backend_find(opts->method);
     const char *path = opts->path;
 
     *out = NULL;
