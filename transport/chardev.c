@@ -117,8 +117,8 @@ static void conn_drop_queue(struct chardev_conn *c)
     while (c->head) {
         struct chardev_wbuf *w = c->head;
         c->head = w->next;
-        transport_conn_written(&c->base, w->len - w->off);
-        transport_conn_buf_done(&c->base, w->buf, w->len);
+        transport__conn_written(&c->base, w->len - w->off);
+        transport__conn_buf_done(&c->base, w->buf, w->len);
         free(w);
     }
     c->tail = NULL;
@@ -128,7 +128,7 @@ static void conn_close_cb(uv_handle_t *h)
 {
     struct chardev_conn *c = h->data;
 
-    transport_conn_release(&c->base);
+    transport__conn_release(&c->base);
     free(c->base.name);
     free(c);
 }
@@ -193,8 +193,8 @@ static void dev_connect(struct transport_chardev *dev)
     c->dev = dev;
     dev->conn = c;
     dev_poll_update(dev);
-    transport_conn_start(ch, &c->base, &chardev_conn_ops,
-                         xasprintf("%s#%u", ch->be->method, ++ch->next_conn_id));
+    transport__conn_start(ch, &c->base, &chardev_conn_ops,
+                          xasprintf("%s#%u", ch->be->method, ++ch->next_conn_id));
 }
 
 static void dev_detach_conn(struct transport_chardev *dev)
@@ -205,7 +205,7 @@ static void dev_detach_conn(struct transport_chardev *dev)
         return;
     dev->conn = NULL;
     c->dev = NULL;
-    transport_conn_end(&c->base);
+    transport__conn_end(&c->base);
 }
 
 /* ---- the device ---- */
@@ -239,7 +239,20 @@ static void dev_reopen_later(struct transport_chardev *dev, const char *why)
 
     log_info("%s: %s %s, reopening in %u ms", ch->be->method, ch->path, why, QGAD_RETRY_PATH_MS);
     dev_close(dev);
-    transport_channel_retry(ch);
+    transport__channel_retry(ch);
+}
+
+/* SIGIO for the hung-up port, owned by this process; false: it is being reopened. */
+static bool dev_arm_sigio(struct transport_chardev *dev)
+{
+    int rc = set_async(dev->fd, true);
+
+    if (rc == 0)
+        return true;
+    log_warning("%s: cannot get SIGIO for %s: %s", dev->ch->be->method, dev->ch->path,
+                strerror(-rc));
+    dev_reopen_later(dev, "hung up");
+    return false;
 }
 
 /* While waiting: the host side is back once the port no longer polls HUP. */
@@ -264,7 +277,7 @@ static void dev_check_host(struct transport_chardev *dev)
 static void dev_hangup(struct transport_chardev *dev)
 {
     uv_poll_stop(&dev->poll);
-    if (!dev->ch->be->hup_is_transient) {
+    if (!dev->ch->be->ops.device->hup_is_transient) {
         dev_reopen_later(dev, "hung up");
         return;
     }
@@ -272,13 +285,8 @@ static void dev_hangup(struct transport_chardev *dev)
         dev_reopen_later(dev, "went away");
         return;
     }
-    int rc = set_async(dev->fd, true);
-    if (rc < 0) {
-        log_warning("%s: cannot get SIGIO for %s: %s", dev->ch->be->method, dev->ch->path,
-                    strerror(-rc));
-        dev_reopen_later(dev, "hung up");
+    if (!dev_arm_sigio(dev))
         return;
-    }
     dev->waiting_host = true;
     log_debug("%s: host side not connected, waiting for it", dev->ch->be->method);
     /* The host may have reconnected before O_ASYNC was armed: look once more. */
@@ -301,7 +309,7 @@ static bool dev_read(struct transport_chardev *dev)
             if (!dev->conn)
                 dev_connect(dev);
             if (dev->conn)
-                transport_conn_data(&dev->conn->base, dev->rbuf, (size_t)n);
+                transport__conn_data(&dev->conn->base, dev->rbuf, (size_t)n);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -335,12 +343,12 @@ static void dev_flush(struct transport_chardev *dev)
             return;
         }
         w->off += (size_t)n;
-        transport_conn_written(&c->base, (size_t)n);
+        transport__conn_written(&c->base, (size_t)n);
         if (w->off == w->len) {
             c->head = w->next;
             if (!c->head)
                 c->tail = NULL;
-            transport_conn_buf_done(&c->base, w->buf, w->len);
+            transport__conn_buf_done(&c->base, w->buf, w->len);
             free(w);
         }
     }
@@ -371,7 +379,7 @@ static int dev_init_handles(struct transport_chardev *dev)
     dev->poll.data = dev;
     dev->poll.poll_cb = on_poll;
     dev->open_handles = 1;
-    if (!dev->ch->be->hup_is_transient)
+    if (!dev->ch->be->ops.device->hup_is_transient)
         return 0;
     uv_signal_init(loop, &dev->sigio);
     dev->sigio.data = dev;
@@ -382,12 +390,13 @@ static int dev_init_handles(struct transport_chardev *dev)
     return 0;
 }
 
-int transport_chardev_start(struct transport_channel *ch)
+static int chardev_start(struct transport_channel *ch)
 {
-    int fd = ch->be->open_dev(ch);
+    int fd = ch->be->ops.device->open_dev(ch);
 
     if (fd < 0) {
-        transport_open_error(ch, "%s: cannot open %s: %s", ch->be->method, ch->path, strerror(-fd));
+        transport__open_error(ch, "%s: cannot open %s: %s", ch->be->method, ch->path,
+                              strerror(-fd));
         return fd;
     }
     struct transport_chardev *dev = xcalloc(1, sizeof(*dev));
@@ -395,8 +404,8 @@ int transport_chardev_start(struct transport_channel *ch)
     dev->fd = fd;
     int rc = dev_init_handles(dev);
     if (rc < 0) {
-        transport_open_error(ch, "%s: cannot poll %s: %s", ch->be->method, ch->path,
-                             uv_strerror(rc));
+        transport__open_error(ch, "%s: cannot poll %s: %s", ch->be->method, ch->path,
+                              uv_strerror(rc));
         close(fd);
         free(dev);
         return rc;
@@ -410,7 +419,7 @@ int transport_chardev_start(struct transport_channel *ch)
     return 0;
 }
 
-void transport_chardev_stop(struct transport_channel *ch)
+static void chardev_stop(struct transport_channel *ch)
 {
     if (ch->dev)
         dev_close(ch->dev);
@@ -418,17 +427,17 @@ void transport_chardev_stop(struct transport_channel *ch)
 
 /* A device that hung up before -d forked has SIGIO armed for the parent, which is gone:
  * without a new owner the daemon would wait for the host forever. */
-void transport_chardev_after_fork(struct transport_channel *ch)
+static void chardev_after_fork(struct transport_channel *ch)
 {
     struct transport_chardev *dev = ch->dev;
 
-    if (!dev || !dev->waiting_host)
+    if (!dev || !dev->waiting_host || !dev_arm_sigio(dev))
         return;
-    int rc = set_async(dev->fd, true);
-    if (rc < 0) {
-        log_warning("%s: cannot get SIGIO for %s: %s", ch->be->method, ch->path, strerror(-rc));
-        dev_reopen_later(dev, "hung up");
-        return;
-    }
     dev_check_host(dev); /* the host may have come back while the signal went astray */
 }
+
+const struct transport_kind transport__device_kind = {
+    .start = chardev_start,
+    .stop = chardev_stop,
+    .after_fork = chardev_after_fork,
+};

@@ -9,7 +9,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-int transport_tty_make_raw(int fd)
+int transport__tty_make_raw(int fd)
 {
     struct termios tio;
 
@@ -31,7 +31,7 @@ static int isa_open(struct transport_channel *ch)
 
     if (fd < 0)
         return -errno;
-    int rc = transport_tty_make_raw(fd);
+    int rc = transport__tty_make_raw(fd);
     if (rc < 0) {
         close(fd);
         return rc;
@@ -39,9 +39,14 @@ static int isa_open(struct transport_channel *ch)
     return fd;
 }
 
-const struct transport_backend transport_isa_serial = {
-    .method = "isa-serial",
-    .default_path = "/dev/ttyS0",
+static const struct transport_device_ops isa_ops = {
     .open_dev = isa_open,
     .hup_is_transient = false,
+};
+
+const struct transport_backend transport__isa_serial = {
+    .method = "isa-serial",
+    .default_path = "/dev/ttyS0",
+    .kind = &transport__device_kind,
+    .ops.device = &isa_ops,
 };

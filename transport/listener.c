@@ -36,7 +36,7 @@ struct listener_write {
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
-int transport_sock_listen(int fd, const struct sockaddr *sa, socklen_t len)
+int transport__sock_listen(int fd, const struct sockaddr *sa, socklen_t len)
 {
     if (bind(fd, sa, len) < 0 || listen(fd, SOMAXCONN) < 0)
         return -errno;
@@ -55,13 +55,13 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     struct listener_conn *c = container_of(s, struct listener_conn, pipe);
 
     if (nread > 0) {
-        transport_conn_data(&c->base, buf->base, (size_t)nread);
+        transport__conn_data(&c->base, buf->base, (size_t)nread);
     } else if (nread == UV_EOF) {
         log_debug("%s: peer closed the connection", c->base.name);
-        transport_conn_end(&c->base);
+        transport__conn_end(&c->base);
     } else if (nread < 0) {
         log_warning("%s: read error: %s", c->base.name, uv_strerror((int)nread));
-        transport_conn_end(&c->base);
+        transport__conn_end(&c->base);
     }
 }
 
@@ -70,12 +70,12 @@ static void conn_write_cb(uv_write_t *req, int status)
     struct listener_write *w = container_of(req, struct listener_write, req);
     struct listener_conn *c = w->conn;
 
-    transport_conn_written(&c->base, w->len);
-    transport_conn_buf_done(&c->base, w->buf, w->len);
+    transport__conn_written(&c->base, w->len);
+    transport__conn_buf_done(&c->base, w->buf, w->len);
     free(w);
     if (status < 0 && status != UV_ECANCELED) {
         log_debug("%s: write error: %s", c->base.name, uv_strerror(status));
-        transport_conn_end(&c->base);
+        transport__conn_end(&c->base);
     }
 }
 
@@ -91,10 +91,10 @@ static void conn_write(struct transport_conn *conn, char *buf, size_t len)
     int rc = uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, conn_write_cb);
     if (rc < 0) {
         log_debug("%s: write error: %s", conn->name, uv_strerror(rc));
-        transport_conn_written(conn, len);
-        transport_conn_buf_done(conn, buf, len);
+        transport__conn_written(conn, len);
+        transport__conn_buf_done(conn, buf, len);
         free(w);
-        transport_conn_end(conn);
+        transport__conn_end(conn);
     }
 }
 
@@ -102,7 +102,7 @@ static void conn_close_cb(uv_handle_t *h)
 {
     struct listener_conn *c = container_of(h, struct listener_conn, pipe);
 
-    transport_conn_release(&c->base);
+    transport__conn_release(&c->base);
     free(c->base.name);
     free(c);
 }
@@ -126,7 +126,7 @@ static void conn_pause(struct transport_conn *conn)
     int rc = uv_read_start((uv_stream_t *)&c->pipe, conn_alloc_cb, conn_read_cb);
     if (rc < 0) {
         log_warning("%s: cannot read: %s", conn->name, uv_strerror(rc));
-        transport_conn_end(conn);
+        transport__conn_end(conn);
     }
 }
 
@@ -150,6 +150,19 @@ static char *conn_name(const struct transport_channel *ch, unsigned id)
     return xasprintf("%.*s:activated#%u", (int)n, ch->be->method, id);
 }
 
+/* Asks the backend whether to serve the peer; says why not in the log. */
+static bool peer_vetted(struct transport_channel *ch, int fd, char *peer, size_t peer_len)
+{
+    const char *note = NULL;
+    int rc = ch->be->ops.listener->vet_peer(ch, fd, peer, peer_len, &note);
+
+    if (rc == 0)
+        return true;
+    log_warning("%s: closing the connection%s%s: %s", ch->be->method, *peer ? " from " : "", peer,
+                note ? note : strerror(-rc));
+    return false;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     struct transport_listener *l = container_of(server, struct transport_listener, handle);
@@ -169,7 +182,7 @@ static void on_connection(uv_stream_t *server, int status)
         uv_close((uv_handle_t *)&c->pipe, reject_close_cb);
         return;
     }
-    if (ch->be->vet_peer && ch->be->vet_peer(ch, fd, peer, sizeof(peer)) < 0) {
+    if (!peer_vetted(ch, fd, peer, sizeof(peer))) {
         uv_close((uv_handle_t *)&c->pipe, reject_close_cb);
         return;
     }
@@ -182,12 +195,12 @@ static void on_connection(uv_stream_t *server, int status)
     }
     char *name = conn_name(ch, ++ch->next_conn_id);
     log_info("%s: client connected%s%s", name, *peer ? " from " : "", peer);
-    transport_conn_start(ch, &c->base, &listener_conn_ops, name);
+    transport__conn_start(ch, &c->base, &listener_conn_ops, name);
     if (!c->base.ending) {
         rc = uv_read_start((uv_stream_t *)&c->pipe, conn_alloc_cb, conn_read_cb);
         if (rc < 0) {
             log_warning("%s: cannot read: %s", name, uv_strerror(rc));
-            transport_conn_end(&c->base);
+            transport__conn_end(&c->base);
         }
     }
 }
@@ -197,16 +210,31 @@ static void listener_close_cb(uv_handle_t *h)
     free(container_of(h, struct transport_listener, handle));
 }
 
-int transport_listener_start(struct transport_channel *ch)
+/* The activated socket once, then ch->path's: the fd or -errno, logged. */
+static int listener_fd(struct transport_channel *ch)
 {
+    const char *note = NULL;
     int fd = ch->activated_fd;
 
-    if (fd >= 0)
+    if (fd >= 0) {
         ch->activated_fd = -1; /* consumed: a retry binds the path itself */
-    else if (!ch->path)
+        return fd;
+    }
+    if (!ch->path)
         return -EINVAL; /* an activated socket that failed cannot be recreated */
-    else
-        fd = ch->be->listen_fd(ch);
+    fd = ch->be->ops.listener->listen_fd(ch, &note);
+    if (fd < 0)
+        transport__open_error(ch, "%s: cannot listen on %s: %s", ch->be->method, ch->path,
+                              note ? note : strerror(-fd));
+    else if (note)
+        log_warning("%s: %s", ch->be->method, note);
+    return fd;
+}
+
+static int listener_start(struct transport_channel *ch)
+{
+    int fd = listener_fd(ch);
+
     if (fd < 0)
         return fd;
 
@@ -217,8 +245,8 @@ int transport_listener_start(struct transport_channel *ch)
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&l->handle, SOMAXCONN, on_connection);
     if (rc < 0) {
-        transport_open_error(ch, "%s: cannot listen on %s: %s", ch->be->method,
-                             ch->path ? ch->path : "fd", uv_strerror(rc));
+        transport__open_error(ch, "%s: cannot listen on %s: %s", ch->be->method,
+                              ch->path ? ch->path : "fd", uv_strerror(rc));
         if (uv_fileno((uv_handle_t *)&l->handle, &(uv_os_fd_t){0}) < 0)
             close(fd);
         uv_close((uv_handle_t *)&l->handle, listener_close_cb);
@@ -229,12 +257,23 @@ int transport_listener_start(struct transport_channel *ch)
     return 0;
 }
 
-void transport_listener_stop(struct transport_channel *ch)
+static void listener_stop(struct transport_channel *ch)
 {
     struct transport_listener *l = ch->listener;
 
-    if (!l)
-        return;
-    ch->listener = NULL;
-    uv_close((uv_handle_t *)&l->handle, listener_close_cb);
+    if (l) {
+        ch->listener = NULL;
+        uv_close((uv_handle_t *)&l->handle, listener_close_cb);
+    }
+    if (ch->be->ops.listener->cleanup)
+        ch->be->ops.listener->cleanup(ch);
 }
+
+/* Accepting sockets keep working in the child as they are. */
+static void listener_after_fork(struct transport_channel *ch) {}
+
+const struct transport_kind transport__listener_kind = {
+    .start = listener_start,
+    .stop = listener_stop,
+    .after_fork = listener_after_fork,
+};

@@ -12,10 +12,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "base/log.h"
 #include "base/xalloc.h"
 
-int transport_parse_host_port(const char *s, char **host, char **port)
+int transport__parse_host_port(const char *s, char **host, char **port)
 {
     const char *colon;
     const char *h = s;
@@ -54,7 +53,7 @@ static bool addr_is_loopback(const struct sockaddr *sa)
     return false;
 }
 
-static int bind_one(const struct addrinfo *ai)
+static int bind_one(const struct addrinfo *ai, const char **note)
 {
     int one = 1;
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -62,18 +61,17 @@ static int bind_one(const struct addrinfo *ai)
     if (fd < 0)
         return -errno;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    int rc = transport_sock_listen(fd, ai->ai_addr, ai->ai_addrlen);
+    int rc = transport__sock_listen(fd, ai->ai_addr, ai->ai_addrlen);
     if (rc < 0) {
         close(fd);
         return rc;
     }
     if (!addr_is_loopback(ai->ai_addr))
-        log_warning("tcp-listen: listening on a non-loopback address: the agent has no "
-                    "authentication");
+        *note = "listening on a non-loopback address: the agent has no authentication";
     return fd;
 }
 
-static int tcp_listen_fd(struct transport_channel *ch)
+static int tcp_listen_fd(struct transport_channel *ch, const char **note)
 {
     struct addrinfo hints = {
         .ai_family = AF_UNSPEC,
@@ -84,24 +82,20 @@ static int tcp_listen_fd(struct transport_channel *ch)
     char *host, *port;
     int fd = -EADDRNOTAVAIL;
 
-    if (transport_parse_host_port(ch->path, &host, &port) < 0) {
-        transport_open_error(
-            ch, "tcp-listen: invalid address '%s' (expected HOST:PORT or [IPv6]:PORT)", ch->path);
+    if (transport__parse_host_port(ch->path, &host, &port) < 0) {
+        *note = "invalid address (expected HOST:PORT or [IPv6]:PORT)";
         return -EINVAL;
     }
     int gai = getaddrinfo(*host ? host : NULL, port, &hints, &res);
     if (gai != 0) {
-        transport_open_error(ch, "tcp-listen: cannot resolve '%s': %s", ch->path,
-                             gai_strerror(gai));
+        *note = gai_strerror(gai); /* a static text: "Name or service not known" */
         fd = -EINVAL;
     }
     for (struct addrinfo *ai = gai == 0 ? res : NULL; ai; ai = ai->ai_next) {
-        fd = bind_one(ai);
+        fd = bind_one(ai, note);
         if (fd >= 0)
             break;
     }
-    if (fd < 0 && gai == 0)
-        transport_open_error(ch, "tcp-listen: cannot listen on %s: %s", ch->path, strerror(-fd));
     if (res)
         freeaddrinfo(res);
     free(host);
@@ -109,7 +103,8 @@ static int tcp_listen_fd(struct transport_channel *ch)
     return fd;
 }
 
-static int tcp_vet_peer(struct transport_channel *ch, int fd, char *desc, size_t desc_len)
+static int tcp_vet_peer(struct transport_channel *ch, int fd, char *desc, size_t desc_len,
+                        const char **note)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
@@ -122,8 +117,13 @@ static int tcp_vet_peer(struct transport_channel *ch, int fd, char *desc, size_t
     return 0;
 }
 
-const struct transport_backend transport_tcp = {
-    .method = "tcp-listen",
+static const struct transport_listener_ops tcp_ops = {
     .listen_fd = tcp_listen_fd,
     .vet_peer = tcp_vet_peer,
+};
+
+const struct transport_backend transport__tcp = {
+    .method = "tcp-listen",
+    .kind = &transport__listener_kind,
+    .ops.listener = &tcp_ops,
 };

@@ -1,5 +1,5 @@
-/* The registry of backends, channel open/close with -r retries, and the connection life
- * cycle every backend shares (open/data/close events, the write-queue cap). */
+/* The registry of backends and the channel: open, close, -r retries and after-fork. A
+ * channel's kind (listener, device) does the rest; connections live in conn.c. */
 #include "transport/internal.h"
 
 #include <errno.h>
@@ -8,15 +8,14 @@
 
 #include "base/limits.h"
 #include "base/log.h"
-#include "base/release.h"
 #include "base/xalloc.h"
 
 static const struct transport_backend *const backends[] = {
-    &transport_virtio_serial, &transport_isa_serial, &transport_unix,
-    &transport_vsock,         &transport_tcp,
+    &transport__virtio_serial, &transport__isa_serial, &transport__unix,
+    &transport__vsock,         &transport__tcp,
 };
 
-static const struct transport_backend *backend_find(const char *method)
+const struct transport_backend *transport__backend_find(const char *method)
 {
     if (!method)
         return NULL;
@@ -29,26 +28,19 @@ static const struct transport_backend *backend_find(const char *method)
 
 bool transport_method_known(const char *method)
 {
-    return backend_find(method) != NULL;
+    return transport__backend_find(method) != NULL;
 }
 
 const char *transport_default_path(const char *method)
 {
-    const struct transport_backend *be = backend_find(method);
+    const struct transport_backend *be = transport__backend_find(method);
     return be ? be->default_path : NULL;
-}
-
-static int channel_start(struct transport_channel *ch)
-{
-    if (ch->be->listen_fd)
-        return transport_listener_start(ch);
-    return transport_chardev_start(ch);
 }
 
 static void retry_timer_cb(uv_timer_t *timer)
 {
     struct transport_channel *ch = timer->data;
-    int rc = channel_start(ch);
+    int rc = ch->be->kind->start(ch);
 
     if (rc < 0) {
         uv_timer_start(timer, retry_timer_cb, QGAD_RETRY_PATH_MS, 0);
@@ -58,7 +50,7 @@ static void retry_timer_cb(uv_timer_t *timer)
     }
 }
 
-void transport_channel_retry(struct transport_channel *ch)
+void transport__channel_retry(struct transport_channel *ch)
 {
     if (ch->closing)
         return;
@@ -82,7 +74,7 @@ static void channel_free(struct transport_channel *ch)
 int transport_channel_open(const struct transport_opts *opts, const struct transport_events *ev,
                            struct transport_channel **out)
 {
-    const struct transport_backend *be = backend_find(opts->method);
+    const struct transport_backend *be = transport__backend_find(opts->method);
     const char *path = opts->path;
 
     *out = NULL;
@@ -112,7 +104,7 @@ int transport_channel_open(const struct transport_opts *opts, const struct trans
 
     /* -r retries what may come back (a device, a directory); not a bad address, and
      * not a socket from systemd, which cannot be had again. */
-    int rc = channel_start(ch);
+    int rc = be->kind->start(ch);
     if (rc < 0 && !(ch->retry_path && rc != -EINVAL && opts->activated_fd < 0)) {
         channel_free(ch);
         return rc;
@@ -120,7 +112,7 @@ int transport_channel_open(const struct transport_opts *opts, const struct trans
     if (rc < 0) {
         log_warning("%s: cannot open channel %s, retrying every %u ms", be->method,
                     ch->path ? ch->path : "", QGAD_RETRY_PATH_MS);
-        transport_channel_retry(ch);
+        transport__channel_retry(ch);
     }
     *out = ch;
     return 0;
@@ -138,131 +130,19 @@ void transport_channel_close(struct transport_channel *ch)
     ch->closing = true;
     if (ch->retry_timer)
         uv_close((uv_handle_t *)ch->retry_timer, timer_free_cb);
-    transport_listener_stop(ch);
-    transport_chardev_stop(ch);
+    ch->be->kind->stop(ch);
     /* Close events fire now, the handles finish closing on the loop later: detach every
      * connection from the channel so that nothing touches ch once it is freed. */
     while (ch->conns) {
         struct transport_conn *conn = ch->conns;
-        transport_conn_end(conn);
-        transport_conn_release(conn);
+        transport__conn_end(conn);
+        transport__conn_release(conn);
     }
-    if (ch->be->cleanup)
-        ch->be->cleanup(ch);
     channel_free(ch);
 }
 
 void transport_channel_after_fork(struct transport_channel *ch)
 {
     if (ch)
-        transport_chardev_after_fork(ch);
-}
-
-/* ---- connections ---- */
-
-void transport_conn_start(struct transport_channel *ch, struct transport_conn *conn,
-                          const struct transport_conn_ops *ops, char *name)
-{
-    conn->ch = ch;
-    conn->ops = ops;
-    conn->name = name;
-    conn->next = ch->conns;
-    if (ch->conns)
-        ch->conns->prev = conn;
-    ch->conns = conn;
-    ch->n_conns++;
-    log_debug("%s: connection opened", name);
-    conn->ctx = ch->ev.open(conn, ch->ev.user);
-}
-
-void transport_conn_data(struct transport_conn *conn, const char *buf, size_t len)
-{
-    if (conn->ending || !conn->ch)
-        return;
-    conn->ch->ev.data(conn->ctx, buf, len);
-}
-
-void transport_conn_end(struct transport_conn *conn)
-{
-    if (conn->ending)
-        return;
-    conn->ending = true;
-    conn->ops->shutdown(conn);
-}
-
-void transport_conn_release(struct transport_conn *conn)
-{
-    struct transport_channel *ch = conn->ch;
-
-    if (!ch)
-        return;
-    if (conn->prev)
-        conn->prev->next = conn->next;
-    else
-        ch->conns = conn->next;
-    if (conn->next)
-        conn->next->prev = conn->prev;
-    conn->prev = conn->next = NULL;
-    conn->ch = NULL;
-    ch->n_conns--;
-    log_debug("%s: connection closed", conn->name);
-    if (!conn->close_fired) {
-        conn->close_fired = true;
-        ch->ev.close(conn->ctx);
-    }
-}
-
-void transport_conn_written(struct transport_conn *conn, size_t len)
-{
-    conn->queued = len < conn->queued ? conn->queued - len : 0;
-}
-
-void transport_conn_buf_done(struct transport_conn *conn, char *buf, size_t len)
-{
-    transport_conn_written(conn, QGAD_WRITE_BUFFER_OVERHEAD);
-    transport_buf_free(buf, len);
-}
-
-void transport_buf_free(char *buf, size_t len)
-{
-    if (len < QGAD_POOL_FREE_BYTES) {
-        free(buf);
-        return;
-    }
-    release_in_pool(free, buf);
-}
-
-void transport_write(struct transport_conn *conn, char *buf, size_t len)
-{
-    if (conn->ending || !conn->ch || len == 0) {
-        transport_buf_free(buf, len);
-        return;
-    }
-    /* a queued reply costs its bookkeeping too: a flood of tiny replies to a peer that
-     * never reads must hit the cap as surely as a few big ones */
-    size_t cost = len + QGAD_WRITE_BUFFER_OVERHEAD;
-    if (cost > QGAD_MAX_WRITE_QUEUE_BYTES - conn->queued) {
-        log_warning("%s: peer is not reading (%zu bytes unsent), dropping the connection",
-                    conn->name, conn->queued);
-        transport_buf_free(buf, len);
-        transport_conn_end(conn);
-        return;
-    }
-    conn->queued += cost;
-    conn->ops->write(conn, buf, len);
-}
-
-void transport_pause(struct transport_conn *conn, bool paused)
-{
-    if (conn->ending || !conn->ch || conn->paused == paused)
-        return;
-    conn->paused = paused;
-    log_debug("%s: %s reading", conn->name, paused ? "stop" : "resume");
-    if (conn->ops->pause)
-        conn->ops->pause(conn);
-}
-
-const char *transport_conn_name(const struct transport_conn *conn)
-{
-    return conn->name;
+        ch->be->kind->after_fork(ch);
 }

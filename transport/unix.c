@@ -12,7 +12,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "base/log.h"
 #include "base/xalloc.h"
 
 struct unix_identity {
@@ -20,30 +19,26 @@ struct unix_identity {
     ino_t ino;
 };
 
-static int unix_listen_fd(struct transport_channel *ch)
+static int unix_listen_fd(struct transport_channel *ch, const char **note)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     struct stat st;
 
     if (strlen(ch->path) >= sizeof(sa.sun_path)) {
-        transport_open_error(ch, "unix-listen: socket path too long: %s", ch->path);
+        *note = "socket path too long";
         return -ENAMETOOLONG;
     }
     memcpy(sa.sun_path, ch->path, strlen(ch->path) + 1);
 
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        int err = errno;
-        transport_open_error(ch, "unix-listen: socket: %s", strerror(err));
-        return -err;
-    }
-    if (unlink(ch->path) < 0 && errno != ENOENT)
-        log_debug("unix-listen: cannot remove %s: %s", ch->path, strerror(errno));
-    int rc = transport_sock_listen(fd, (struct sockaddr *)&sa, sizeof(sa));
+    if (fd < 0)
+        return -errno;
+    int unlink_err = unlink(ch->path) < 0 && errno != ENOENT ? errno : 0;
+    int rc = transport__sock_listen(fd, (struct sockaddr *)&sa, sizeof(sa));
     if (rc < 0) {
-        transport_open_error(ch, "unix-listen: cannot listen on %s: %s", ch->path, strerror(-rc));
         close(fd);
-        return rc;
+        /* a file that could not be removed is why the address is in use */
+        return unlink_err ? -unlink_err : rc;
     }
     if (stat(ch->path, &st) == 0) {
         struct unix_identity *id = xmalloc(sizeof(*id));
@@ -55,7 +50,8 @@ static int unix_listen_fd(struct transport_channel *ch)
     return fd;
 }
 
-static int unix_vet_peer(struct transport_channel *ch, int fd, char *desc, size_t desc_len)
+static int unix_vet_peer(struct transport_channel *ch, int fd, char *desc, size_t desc_len,
+                         const char **note)
 {
     struct ucred cred;
     socklen_t len = sizeof(cred);
@@ -77,9 +73,14 @@ static void unix_cleanup(struct transport_channel *ch)
         unlink(ch->path);
 }
 
-const struct transport_backend transport_unix = {
-    .method = "unix-listen",
+static const struct transport_listener_ops unix_ops = {
     .listen_fd = unix_listen_fd,
     .vet_peer = unix_vet_peer,
     .cleanup = unix_cleanup,
+};
+
+const struct transport_backend transport__unix = {
+    .method = "unix-listen",
+    .kind = &transport__listener_kind,
+    .ops.listener = &unix_ops,
 };

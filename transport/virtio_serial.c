@@ -12,9 +12,14 @@ static int virtio_open(struct transport_channel *ch)
     return fd < 0 ? -errno : fd;
 }
 
-const struct transport_backend transport_virtio_serial = {
-    .method = "virtio-serial",
-    .default_path = "/dev/virtio-ports/org.qemu.guest_agent.0",
+static const struct transport_device_ops virtio_ops = {
     .open_dev = virtio_open,
     .hup_is_transient = true,
+};
+
+const struct transport_backend transport__virtio_serial = {
+    .method = "virtio-serial",
+    .default_path = "/dev/virtio-ports/org.qemu.guest_agent.0",
+    .kind = &transport__device_kind,
+    .ops.device = &virtio_ops,
 };

@@ -11,8 +11,6 @@
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
-#include "base/log.h"
-
 static int parse_u32(const char *s, size_t len, uint32_t *out)
 {
     uint64_t v = 0;
@@ -30,7 +28,7 @@ static int parse_u32(const char *s, size_t len, uint32_t *out)
     return 0;
 }
 
-int transport_parse_vsock_addr(const char *s, uint32_t *cid, uint32_t *port)
+int transport__parse_vsock_addr(const char *s, uint32_t *cid, uint32_t *port)
 {
     const char *colon = strchr(s, ':');
 
@@ -42,65 +40,64 @@ int transport_parse_vsock_addr(const char *s, uint32_t *cid, uint32_t *port)
     return 0;
 }
 
-bool transport_vsock_cid_allowed(const struct transport_channel *ch, uint32_t cid)
+bool transport__vsock_cid_allowed(const struct transport_channel *ch, uint32_t cid)
 {
     if (ch->n_allow_cids == 0)
-        return cid == TRANSPORT_VSOCK_HOST_CID;
+        return cid == TRANSPORT__VSOCK_HOST_CID;
     for (size_t i = 0; i < ch->n_allow_cids; i++) {
-        if (ch->allow_cids[i] == cid || ch->allow_cids[i] == TRANSPORT_VSOCK_ANY_CID)
+        if (ch->allow_cids[i] == cid || ch->allow_cids[i] == TRANSPORT__VSOCK_ANY_CID)
             return true;
     }
     return false;
 }
 
-static int vsock_listen_fd(struct transport_channel *ch)
+static int vsock_listen_fd(struct transport_channel *ch, const char **note)
 {
     struct sockaddr_vm sa = {.svm_family = AF_VSOCK};
     uint32_t cid, port;
 
-    if (transport_parse_vsock_addr(ch->path, &cid, &port) < 0) {
-        transport_open_error(ch, "vsock-listen: invalid address '%s' (expected CID:PORT, decimal)",
-                             ch->path);
+    if (transport__parse_vsock_addr(ch->path, &cid, &port) < 0) {
+        *note = "invalid address (expected CID:PORT, decimal)";
         return -EINVAL;
     }
     sa.svm_cid = cid;
     sa.svm_port = port;
     int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        int err = errno;
-        transport_open_error(ch, "vsock-listen: socket: %s", strerror(err));
-        return -err;
-    }
-    int rc = transport_sock_listen(fd, (struct sockaddr *)&sa, sizeof(sa));
+    if (fd < 0)
+        return -errno;
+    int rc = transport__sock_listen(fd, (struct sockaddr *)&sa, sizeof(sa));
     if (rc < 0) {
-        transport_open_error(ch, "vsock-listen: cannot listen on %s: %s", ch->path, strerror(-rc));
         close(fd);
         return rc;
     }
     return fd;
 }
 
-static int vsock_vet_peer(struct transport_channel *ch, int fd, char *desc, size_t desc_len)
+static int vsock_vet_peer(struct transport_channel *ch, int fd, char *desc, size_t desc_len,
+                          const char **note)
 {
     struct sockaddr_vm sa;
     socklen_t len = sizeof(sa);
 
     if (getpeername(fd, (struct sockaddr *)&sa, &len) < 0 || sa.svm_family != AF_VSOCK) {
-        log_warning("vsock-listen: cannot identify the peer, closing the connection");
+        *note = "cannot identify the peer";
         return -EPERM;
     }
     snprintf(desc, desc_len, "cid %u port %u", sa.svm_cid, sa.svm_port);
-    if (!transport_vsock_cid_allowed(ch, sa.svm_cid)) {
-        log_warning("vsock-listen: peer CID %u is not allowed (vsock-allow-cids), "
-                    "closing the connection",
-                    sa.svm_cid);
+    if (!transport__vsock_cid_allowed(ch, sa.svm_cid)) {
+        *note = "peer CID is not allowed (vsock-allow-cids)";
         return -EPERM;
     }
     return 0;
 }
 
-const struct transport_backend transport_vsock = {
-    .method = "vsock-listen",
+static const struct transport_listener_ops vsock_ops = {
     .listen_fd = vsock_listen_fd,
     .vet_peer = vsock_vet_peer,
+};
+
+const struct transport_backend transport__vsock = {
+    .method = "vsock-listen",
+    .kind = &transport__listener_kind,
+    .ops.listener = &vsock_ops,
 };

@@ -234,10 +234,15 @@ static int test_open_master(struct transport_channel *ch)
     return fd < 0 ? -errno : fd;
 }
 
-static const struct transport_backend test_transient_backend = {
-    .method = "test-transient",
+static const struct transport_device_ops test_transient_ops = {
     .open_dev = test_open_master,
     .hup_is_transient = true,
+};
+
+static const struct transport_backend test_transient_backend = {
+    .method = "test-transient",
+    .kind = &transport__device_kind,
+    .ops.device = &test_transient_ops,
 };
 
 /* A channel of the transient test backend over the fixture's pty master. */
@@ -253,7 +258,7 @@ static struct transport_channel *start_transient(struct fixture *f)
     ch->max_clients = 1;
     ch->activated_fd = -1;
     f->ch = ch;
-    assert_int_equal(transport_chardev_start(ch), 0);
+    assert_int_equal(ch->be->kind->start(ch), 0);
     return ch;
 }
 

@@ -12,65 +12,65 @@ static void test_parse_vsock_addr(void **state)
 {
     uint32_t cid = 0, port = 0;
 
-    assert_int_equal(transport_parse_vsock_addr("2:1234", &cid, &port), 0);
+    assert_int_equal(transport__parse_vsock_addr("2:1234", &cid, &port), 0);
     assert_int_equal(cid, 2);
     assert_int_equal(port, 1234);
-    assert_int_equal(transport_parse_vsock_addr("4294967295:5", &cid, &port), 0);
-    assert_int_equal(cid, TRANSPORT_VSOCK_ANY_CID);
-    assert_int_equal(transport_parse_vsock_addr("4294967296:5", &cid, &port), -EINVAL);
-    assert_int_equal(transport_parse_vsock_addr("vsock:2:5", &cid, &port), -EINVAL);
-    assert_int_equal(transport_parse_vsock_addr("2", &cid, &port), -EINVAL);
-    assert_int_equal(transport_parse_vsock_addr(":5", &cid, &port), -EINVAL);
-    assert_int_equal(transport_parse_vsock_addr("2:", &cid, &port), -EINVAL);
-    assert_int_equal(transport_parse_vsock_addr("-1:5", &cid, &port), -EINVAL);
-    assert_int_equal(transport_parse_vsock_addr("2:5x", &cid, &port), -EINVAL);
-    assert_int_equal(transport_parse_vsock_addr("2: 5", &cid, &port), -EINVAL);
+    assert_int_equal(transport__parse_vsock_addr("4294967295:5", &cid, &port), 0);
+    assert_int_equal(cid, TRANSPORT__VSOCK_ANY_CID);
+    assert_int_equal(transport__parse_vsock_addr("4294967296:5", &cid, &port), -EINVAL);
+    assert_int_equal(transport__parse_vsock_addr("vsock:2:5", &cid, &port), -EINVAL);
+    assert_int_equal(transport__parse_vsock_addr("2", &cid, &port), -EINVAL);
+    assert_int_equal(transport__parse_vsock_addr(":5", &cid, &port), -EINVAL);
+    assert_int_equal(transport__parse_vsock_addr("2:", &cid, &port), -EINVAL);
+    assert_int_equal(transport__parse_vsock_addr("-1:5", &cid, &port), -EINVAL);
+    assert_int_equal(transport__parse_vsock_addr("2:5x", &cid, &port), -EINVAL);
+    assert_int_equal(transport__parse_vsock_addr("2: 5", &cid, &port), -EINVAL);
 }
 
 static void test_parse_host_port(void **state)
 {
     char *host, *port;
 
-    assert_int_equal(transport_parse_host_port("127.0.0.1:4444", &host, &port), 0);
+    assert_int_equal(transport__parse_host_port("127.0.0.1:4444", &host, &port), 0);
     assert_string_equal(host, "127.0.0.1");
     assert_string_equal(port, "4444");
     free(host);
     free(port);
-    assert_int_equal(transport_parse_host_port("[::1]:80", &host, &port), 0);
+    assert_int_equal(transport__parse_host_port("[::1]:80", &host, &port), 0);
     assert_string_equal(host, "::1");
     assert_string_equal(port, "80");
     free(host);
     free(port);
-    assert_int_equal(transport_parse_host_port("localhost:0", &host, &port), 0);
+    assert_int_equal(transport__parse_host_port("localhost:0", &host, &port), 0);
     assert_string_equal(host, "localhost");
     free(host);
     free(port);
-    assert_int_equal(transport_parse_host_port("::1:80", &host, &port), -EINVAL);
-    assert_int_equal(transport_parse_host_port("[::1]80", &host, &port), -EINVAL);
-    assert_int_equal(transport_parse_host_port("127.0.0.1", &host, &port), -EINVAL);
-    assert_int_equal(transport_parse_host_port("127.0.0.1:", &host, &port), -EINVAL);
-    assert_int_equal(transport_parse_host_port("127.0.0.1:http", &host, &port), -EINVAL);
+    assert_int_equal(transport__parse_host_port("::1:80", &host, &port), -EINVAL);
+    assert_int_equal(transport__parse_host_port("[::1]80", &host, &port), -EINVAL);
+    assert_int_equal(transport__parse_host_port("127.0.0.1", &host, &port), -EINVAL);
+    assert_int_equal(transport__parse_host_port("127.0.0.1:", &host, &port), -EINVAL);
+    assert_int_equal(transport__parse_host_port("127.0.0.1:http", &host, &port), -EINVAL);
 }
 
 static void test_cid_allow_list(void **state)
 {
     struct transport_channel ch = {0};
     uint32_t some[] = {3, 7};
-    uint32_t any[] = {TRANSPORT_VSOCK_ANY_CID};
+    uint32_t any[] = {TRANSPORT__VSOCK_ANY_CID};
 
     /* Default: the host only. */
-    assert_true(transport_vsock_cid_allowed(&ch, 2));
-    assert_false(transport_vsock_cid_allowed(&ch, 1));
-    assert_false(transport_vsock_cid_allowed(&ch, 3));
+    assert_true(transport__vsock_cid_allowed(&ch, 2));
+    assert_false(transport__vsock_cid_allowed(&ch, 1));
+    assert_false(transport__vsock_cid_allowed(&ch, 3));
     ch.allow_cids = some;
     ch.n_allow_cids = 2;
-    assert_true(transport_vsock_cid_allowed(&ch, 3));
-    assert_true(transport_vsock_cid_allowed(&ch, 7));
-    assert_false(transport_vsock_cid_allowed(&ch, 2));
+    assert_true(transport__vsock_cid_allowed(&ch, 3));
+    assert_true(transport__vsock_cid_allowed(&ch, 7));
+    assert_false(transport__vsock_cid_allowed(&ch, 2));
     ch.allow_cids = any;
     ch.n_allow_cids = 1;
-    assert_true(transport_vsock_cid_allowed(&ch, 2));
-    assert_true(transport_vsock_cid_allowed(&ch, 12345));
+    assert_true(transport__vsock_cid_allowed(&ch, 2));
+    assert_true(transport__vsock_cid_allowed(&ch, 12345));
 }
 
 static void test_methods(void **state)
