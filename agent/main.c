@@ -9,8 +9,10 @@
 #include <uv.h>
 
 #include "agent/agent.h"
+#include "agent/cli.h"
 #include "agent/daemon.h"
-#include "agent/options.h"
+#include "agent/dumpconf.h"
+#include "agent/settings.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "commands/exec.h"
@@ -268,7 +270,7 @@ static int configure(int argc, char **argv, int *activated_fd)
     struct agent_options *o = &agent.opts;
     const char *activated_method = NULL;
 
-    switch (agent_options_parse(o, argc, argv, stdout)) {
+    switch (agent_cli_parse(o, argc, argv, stdout)) {
     case AGENT_OPTS_DONE:
         return 1;
     case AGENT_OPTS_FAIL:
@@ -282,7 +284,7 @@ static int configure(int argc, char **argv, int *activated_fd)
     if (agent_options_finish(o, *activated_fd >= 0 ? activated_method : NULL) != AGENT_OPTS_RUN)
         return -1;
     if (o->dump_conf) {
-        agent_options_dump(o, stdout);
+        agent_dumpconf_write(o, stdout);
         return 1;
     }
     agent_options_absolutize(o);
