@@ -1,3 +1,5 @@
+/* The GKeyFile subset qemu-ga.conf uses, with GLib's rules and messages (see keyfile.h);
+ * small enough that qgad needs no GLib and no libinih. Read only by agent/config.c. */
 #include "agent/keyfile.h"
 
 #include <errno.h>
