@@ -1,5 +1,5 @@
 /* The GKeyFile subset qemu-ga.conf uses, with GLib's rules and messages (see keyfile.h);
- * small enough that qgad needs no GLib and no libinih. Read only by agent/config.c. */
+ * no GLib needed. Used by agent/config.c (reading) and agent/dumpconf.c (escaping). */
 #include "agent/keyfile.h"
 
 #include <errno.h>
