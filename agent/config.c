@@ -1,6 +1,7 @@
-/* The config file: upstream's [general] keys (qemu-ga.conf) and qgad's own [qgad]
- * group. Any error in a key that is read is fatal, as upstream; unknown keys and
- * groups are ignored, as GLib does. */
+/* qemu-ga.conf's [general] keys and qgad's [qgad] group, read through agent/keyfile.c. A bad
+ * value in a key that is read is fatal, as upstream; unknown keys and groups are ignored. */
+#include "agent/config.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -8,7 +9,6 @@
 #include <string.h>
 
 #include "agent/keyfile.h"
-#include "agent/options.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 
@@ -160,8 +160,7 @@ static int read_qgad(struct agent_options *o, const struct agent_keyfile *kf, ch
     return ret == -ENOENT ? 0 : ret;
 }
 
-enum agent_opts_status agent_options_load_config(struct agent_options *o, const char *path,
-                                                 bool required)
+enum agent_opts_status agent_config_load(struct agent_options *o, const char *path, bool required)
 {
     struct agent_keyfile *kf = NULL;
     char *err = NULL;

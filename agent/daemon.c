@@ -1,3 +1,5 @@
+/* Daemonizing (-d) as upstream qemu-ga does it, the pidfile's lock, and close-on-exec for
+ * inherited descriptors: the process-level chores main runs before and after the loop. */
 #include "agent/daemon.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* The GKeyFile subset qemu-ga.conf uses, with GLib's rules and messages (see keyfile.h);
+ * no GLib needed. Used by agent/config.c (reading) and agent/dumpconf.c (escaping). */
 #include "agent/keyfile.h"
 
 #include <errno.h>

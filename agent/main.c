@@ -1,6 +1,5 @@
 /* qgad: startup in upstream qemu-ga 10.x order (options, log, statedir and the frozen
- * marker, command policy, channels, daemonize, signals), then the libuv loop. Each
- * transport connection gets its own protocol session. */
+ * marker, command policy, channels, daemonize, signals), then the libuv loop. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,8 +8,11 @@
 #include <uv.h>
 
 #include "agent/agent.h"
+#include "agent/channels.h"
+#include "agent/cli.h"
 #include "agent/daemon.h"
-#include "agent/options.h"
+#include "agent/dumpconf.h"
+#include "agent/settings.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "commands/exec.h"
@@ -18,64 +20,15 @@
 #include "commands/registry.h"
 #include "commands/settings.h"
 #include "platform/statedir.h"
-#include "protocol/session.h"
 #include "transport/transport.h"
-
-struct agent_conn {
-    struct transport_conn *conn;
-    struct proto_session *session;
-};
 
 static struct {
     struct agent_options opts;
-    struct transport_channel **channels;
-    size_t n_channels;
     uv_signal_t sig_int, sig_term;
     bool signals_started;
     bool pidfile_deferred; /* -d while frozen at start: written on thaw */
     bool stopping;
 } agent;
-
-/* transport -> protocol glue */
-
-static void conn_write(void *ctx, char *buf, size_t len)
-{
-    struct agent_conn *c = ctx;
-
-    transport_write(c->conn, buf, len);
-}
-
-static void conn_pause(void *ctx, bool paused)
-{
-    struct agent_conn *c = ctx;
-
-    transport_pause(c->conn, paused);
-}
-
-static void *conn_open(struct transport_conn *conn, void *user)
-{
-    struct agent_conn *c = xmalloc(sizeof(*c));
-    struct proto_session_io io = {.write = conn_write, .pause = conn_pause, .ctx = c};
-
-    c->conn = conn;
-    c->session = proto_session_new(&io, transport_conn_name(conn));
-    return c;
-}
-
-static void conn_data(void *ctx, const char *buf, size_t len)
-{
-    struct agent_conn *c = ctx;
-
-    proto_session_feed(c->session, buf, len);
-}
-
-static void conn_close(void *ctx)
-{
-    struct agent_conn *c = ctx;
-
-    proto_session_free(c->session);
-    free(c);
-}
 
 /* hooks for the freeze code */
 
@@ -106,9 +59,7 @@ void agent_stop(void)
     if (agent.stopping)
         return;
     agent.stopping = true;
-    for (size_t i = 0; i < agent.n_channels; i++)
-        transport_channel_close(agent.channels[i]);
-    agent.n_channels = 0;
+    agent_channels_close();
     /* no session is left to answer: waiting exec-status calls end, open files are closed
      * so buffered writes reach them */
     cmd_exec_release_all();
@@ -172,45 +123,11 @@ static int setup_log_and_state(const struct agent_options *o)
     return 0;
 }
 
-static int open_channel(const struct transport_opts *topts)
-{
-    static const struct transport_events events = {
-        .open = conn_open,
-        .data = conn_data,
-        .close = conn_close,
-    };
-    struct transport_channel *ch;
-    int ret = transport_channel_open(topts, &events, &ch);
-
-    if (ret < 0)
-        return fatal("failed to initialize guest agent channel", ret);
-    agent.channels = xrealloc(agent.channels, (agent.n_channels + 1) * sizeof(*agent.channels));
-    agent.channels[agent.n_channels++] = ch;
-    return 0;
-}
-
 static int open_channels(const struct agent_options *o, int activated_fd)
 {
-    struct transport_opts topts = {
-        .method = o->method,
-        .path = o->path,
-        .retry_path = o->retry_path,
-        .max_clients = o->max_clients,
-        .vsock_allow_cids = o->vsock_cids,
-        .n_vsock_allow_cids = o->n_vsock_cids,
-        .activated_fd = activated_fd,
-    };
+    int ret = agent_channels_open(o, activated_fd);
 
-    if (open_channel(&topts) < 0)
-        return -1;
-    for (size_t i = 0; i < o->n_listen; i++) {
-        topts.method = o->listen[i].method;
-        topts.path = o->listen[i].path;
-        topts.activated_fd = -1;
-        if (open_channel(&topts) < 0)
-            return -1;
-    }
-    return 0;
+    return ret < 0 ? fatal("failed to initialize guest agent channel", ret) : 0;
 }
 
 static int daemonize(const struct agent_options *o)
@@ -222,8 +139,7 @@ static int daemonize(const struct agent_options *o)
     ret = uv_loop_fork(uv_default_loop()); /* the child owns the loop now */
     if (ret < 0)
         return fatal("failed to reinitialise the event loop after fork", ret);
-    for (size_t i = 0; i < agent.n_channels; i++)
-        transport_channel_after_fork(agent.channels[i]);
+    agent_channels_after_fork();
     if (cmd_policy_frozen()) {
         agent.pidfile_deferred = true; /* the pidfile may be on a frozen filesystem */
     } else {
@@ -268,7 +184,7 @@ static int configure(int argc, char **argv, int *activated_fd)
     struct agent_options *o = &agent.opts;
     const char *activated_method = NULL;
 
-    switch (agent_options_parse(o, argc, argv, stdout)) {
+    switch (agent_cli_parse(o, argc, argv, stdout)) {
     case AGENT_OPTS_DONE:
         return 1;
     case AGENT_OPTS_FAIL:
@@ -282,7 +198,7 @@ static int configure(int argc, char **argv, int *activated_fd)
     if (agent_options_finish(o, *activated_fd >= 0 ? activated_method : NULL) != AGENT_OPTS_RUN)
         return -1;
     if (o->dump_conf) {
-        agent_options_dump(o, stdout);
+        agent_dumpconf_write(o, stdout);
         return 1;
     }
     agent_options_absolutize(o);
@@ -320,7 +236,6 @@ int main(int argc, char **argv)
     agent_stop();
     agent_pidfile_remove();
     agent_options_free(&agent.opts);
-    free(agent.channels);
     log_close();
     return status;
 }

@@ -1,4 +1,5 @@
-/* agent/options.c, config.c, dump.c: two-pass parsing, config keys, -D text, paths. */
+/* The settings end to end (agent/cli.c, config.c, settings.c, dumpconf.c): two-pass
+ * parsing, config keys, -D text, paths. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +10,9 @@
 
 #include <cmocka.h>
 
-#include "agent/options.h"
+#include "agent/cli.h"
+#include "agent/dumpconf.h"
+#include "agent/settings.h"
 #include "base/log.h"
 
 #define RUNDIR QGAD_RUNSTATEDIR
@@ -56,7 +59,7 @@ static char *write_conf(const char *name, const char *text)
     return path;
 }
 
-/* Runs agent_options_parse on a NULL-terminated list (argv[0] = "qgad"). */
+/* Runs agent_cli_parse on a NULL-terminated list (argv[0] = "qgad"). */
 static enum agent_opts_status parse(struct agent_options *o, ...)
 {
     char *argv[32];
@@ -73,7 +76,7 @@ static enum agent_opts_status parse(struct agent_options *o, ...)
     out_buf = NULL;
     out = open_memstream(&out_buf, &out_len);
     agent_options_init(o);
-    enum agent_opts_status st = agent_options_parse(o, argc, argv, out);
+    enum agent_opts_status st = agent_cli_parse(o, argc, argv, out);
     fflush(out);
     return st;
 }
@@ -89,7 +92,7 @@ static char *dump(struct agent_options *o)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    agent_options_dump(o, f);
+    agent_dumpconf_write(o, f);
     fclose(f);
     return buf;
 }

@@ -1,14 +1,11 @@
-/* The agent's settings: upstream's command line and [general] config keys (PROTOCOL.md
- * part 2 section 3) plus qgad's own (--listen, --max-clients, --vsock-allow-cids and the
- * [qgad] config group). Parsing never exits the process: it returns a status and main
- * decides, so every rule here is unit-tested. */
-#ifndef QGAD_AGENT_OPTIONS_H
-#define QGAD_AGENT_OPTIONS_H
+/* The agent's settings (struct agent_options) and the value parsers that the command
+ * line and the config file share, so both read "--listen", CIDs and numbers one way. */
+#ifndef QGAD_AGENT_SETTINGS_H
+#define QGAD_AGENT_SETTINGS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 /* VMADDR_CID_ANY: in vsock_cids, "accept every peer" (--vsock-allow-cids any). */
 #define AGENT_VSOCK_CID_ANY 0xFFFFFFFFu
@@ -23,6 +20,8 @@ struct agent_listen {
     char *path;
 };
 
+/* Upstream's command line and [general] keys (PROTOCOL.md part 2 section 3) plus qgad's
+ * own (--listen, --max-clients, --vsock-allow-cids and the [qgad] config group). */
 struct agent_options {
     /* [general], as upstream */
     bool daemonize;
@@ -53,6 +52,8 @@ struct agent_options {
     uint64_t exec_output_total;
 };
 
+/* What reading the settings (command line, config file, final checks) tells main. None
+ * of it exits the process, so every rule is unit-tested. */
 enum agent_opts_status {
     AGENT_OPTS_RUN = 0, /* go on (check dump_conf) */
     AGENT_OPTS_DONE,    /* help, version or a command list was printed: exit 0 */
@@ -62,14 +63,6 @@ enum agent_opts_status {
 void agent_options_init(struct agent_options *o);
 void agent_options_free(struct agent_options *o);
 
-/* Both getopt passes and the config file between them. out receives -h, -V and the
- * "-b help" command list; the unknown-option hint also goes there, as upstream. */
-enum agent_opts_status agent_options_parse(struct agent_options *o, int argc, char **argv,
-                                           FILE *out);
-/* Reads one config file into o (what the first pass does). required: a missing file is
- * an error (-c); otherwise it is silently skipped. */
-enum agent_opts_status agent_options_load_config(struct agent_options *o, const char *path,
-                                                 bool required);
 /* Defaults (method, path, pidfile, statedir) and checks that need the final values.
  * activated_method: the method of a socket-activation fd (then -m/-p are ignored), or
  * NULL. */
@@ -78,11 +71,8 @@ enum agent_opts_status agent_options_finish(struct agent_options *o, const char 
  * chdir("/"): logfile, pidfile, statedir, hook, and file-system channel paths. */
 void agent_options_absolutize(struct agent_options *o);
 
-/* -D: the effective config as a key file (upstream's [general], then [qgad]). */
-void agent_options_dump(const struct agent_options *o, FILE *out);
-void agent_options_usage(const char *argv0, FILE *out);
-
-/* Value parsers shared by the command line and the config file (0 or -EINVAL). */
+/* Value parsers shared by the command line and the config file (0 or -EINVAL, the
+ * reason logged). */
 int agent_options_add_listen(struct agent_options *o, const char *spec);
 int agent_options_set_vsock_cids(struct agent_options *o, const char *text);
 /* Strict decimal/octal number in [min, max]: digits only, no sign or blanks. */

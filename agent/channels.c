@@ -1,0 +1,111 @@
+/* Transport <-> protocol glue: one proto_session per transport connection, bytes fed in,
+ * replies written back, backpressure passed down; plus the list of open channels. */
+#include "agent/channels.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "base/xalloc.h"
+#include "protocol/session.h"
+#include "transport/transport.h"
+
+struct agent_conn {
+    struct transport_conn *conn;
+    struct proto_session *session;
+};
+
+static struct transport_channel **channels;
+static size_t n_channels;
+
+static void conn_write(void *ctx, char *buf, size_t len)
+{
+    struct agent_conn *c = ctx;
+
+    transport_write(c->conn, buf, len);
+}
+
+static void conn_pause(void *ctx, bool paused)
+{
+    struct agent_conn *c = ctx;
+
+    transport_pause(c->conn, paused);
+}
+
+static void *conn_open(struct transport_conn *conn, void *user)
+{
+    struct agent_conn *c = xmalloc(sizeof(*c));
+    struct proto_session_io io = {.write = conn_write, .pause = conn_pause, .ctx = c};
+
+    c->conn = conn;
+    c->session = proto_session_new(&io, transport_conn_name(conn));
+    return c;
+}
+
+static void conn_data(void *ctx, const char *buf, size_t len)
+{
+    struct agent_conn *c = ctx;
+
+    proto_session_feed(c->session, buf, len);
+}
+
+static void conn_close(void *ctx)
+{
+    struct agent_conn *c = ctx;
+
+    proto_session_free(c->session);
+    free(c);
+}
+
+static int open_channel(const struct transport_opts *topts)
+{
+    static const struct transport_events events = {
+        .open = conn_open,
+        .data = conn_data,
+        .close = conn_close,
+    };
+    struct transport_channel *ch;
+    int ret = transport_channel_open(topts, &events, &ch);
+
+    if (ret < 0)
+        return ret;
+    channels = xrealloc(channels, (n_channels + 1) * sizeof(*channels));
+    channels[n_channels++] = ch;
+    return 0;
+}
+
+int agent_channels_open(const struct agent_options *o, int activated_fd)
+{
+    struct transport_opts topts = {
+        .method = o->method,
+        .path = o->path,
+        .retry_path = o->retry_path,
+        .max_clients = o->max_clients,
+        .vsock_allow_cids = o->vsock_cids,
+        .n_vsock_allow_cids = o->n_vsock_cids,
+        .activated_fd = activated_fd,
+    };
+    int ret = open_channel(&topts);
+
+    for (size_t i = 0; ret == 0 && i < o->n_listen; i++) {
+        topts.method = o->listen[i].method;
+        topts.path = o->listen[i].path;
+        topts.activated_fd = -1;
+        ret = open_channel(&topts);
+    }
+    return ret;
+}
+
+void agent_channels_after_fork(void)
+{
+    for (size_t i = 0; i < n_channels; i++)
+        transport_channel_after_fork(channels[i]);
+}
+
+void agent_channels_close(void)
+{
+    for (size_t i = 0; i < n_channels; i++)
+        transport_channel_close(channels[i]);
+    free(channels);
+    channels = NULL;
+    n_channels = 0;
+}
