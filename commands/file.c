@@ -131,7 +131,7 @@ static struct file_handle *handle_turn(cmd_call *call)
     struct file_handle *h = handle_find(a->handle, true);
     if (h->closed) {
         fail_not_found(call, a->handle);
-        handle_unref(h);
+        handle_unref(h); /* after the failure released the FIFO slot */
         return NULL;
     }
     h->busy = true;
@@ -148,8 +148,8 @@ void cmd_file_end(cmd_call *call, void *ctx, yajl_val out, char *err)
 {
     struct file_handle *h = ctx;
     h->busy = false;
+    call_finish_with(call, out, err); /* releases the FIFO slot, which lives in h */
     handle_unref(h);
-    call_finish_with(call, out, err);
 }
 
 /* A failed step's error text: "<what>: <strerror>", named after the step that failed. */
@@ -314,8 +314,8 @@ void cmd_file_seek_begin(cmd_call *call)
     if (!h || (a->whence >= SEEK_SET && a->whence <= SEEK_END))
         return;
     h->busy = false;
-    handle_unref(h);
     call_fail(call, "invalid whence code %" PRId64, a->whence);
+    handle_unref(h);
 }
 
 int cmd_file_seek(const void *args, void *ctx, yajl_val *out, char **err)
