@@ -1,0 +1,168 @@
+/* The loop stall check: busy time between marks (wall time minus the time libuv spent
+ * blocked in poll) is compared with a threshold, so slow work on the loop fails a test. */
+#include "base/loopmon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+
+#define LOOPMON_LABEL_MAX 96
+#define LOOPMON_DEFAULT_LABEL "unlabelled callback"
+#define LOOPMON_DEFAULT_MS 20.0
+/* Parsing the message itself is the one work that may grow with host input (DESIGN.md). */
+#define LOOPMON_EXEMPT_PARSE_BYTES ((size_t)1 << 20)
+
+static struct {
+    uv_loop_t *loop;
+    uv_prepare_t prepare;
+    uv_check_t check;
+    bool running;
+    uint64_t threshold_ns;
+    int report_fd;
+    uint64_t start_ns, start_idle_ns; /* of the open segment */
+    char label[LOOPMON_LABEL_MAX];    /* what the open segment works on */
+} mon = {.report_fd = -1};
+
+static void segment_open(void)
+{
+    mon.start_ns = uv_hrtime();
+    mon.start_idle_ns = uv_metrics_idle_time(mon.loop);
+}
+
+static void set_label(const char *what)
+{
+    size_t n = strnlen(what, sizeof(mon.label) - 1);
+    memcpy(mon.label, what, n);
+    mon.label[n] = '\0';
+}
+
+static void stall_report(double ms)
+{
+    if (mon.report_fd < 0) {
+        log_warning("loop stall: %.1f ms in %s", ms, mon.label);
+        return;
+    }
+    char line[LOOPMON_LABEL_MAX + 48];
+    int n = snprintf(line, sizeof(line), "stall %.1f ms in %s\n", ms, mon.label);
+    if (n > 0 && write(mon.report_fd, line, (size_t)n) < 0)
+        log_warning("loop stall: %.1f ms in %s (report: %s)", ms, mon.label, strerror(errno));
+}
+
+/* Closes the open segment (parsed: the size of the message it parsed, or 0) and opens the
+ * next one; the time spent reporting is charged to nobody. */
+static void segment_close(size_t parsed)
+{
+    uint64_t wall = uv_hrtime() - mon.start_ns;
+    uint64_t idle = uv_metrics_idle_time(mon.loop) - mon.start_idle_ns;
+    uint64_t busy = idle < wall ? wall - idle : 0;
+
+    if (busy > mon.threshold_ns) {
+        double ms = (double)busy / 1e6;
+        if (parsed > LOOPMON_EXEMPT_PARSE_BYTES)
+            log_debug("loop: %.1f ms in %s parsing a %zu-byte message (exempt)", ms, mon.label,
+                      parsed);
+        else
+            stall_report(ms);
+    }
+    segment_open();
+}
+
+/* Iteration boundaries: poll is about to wait, or it has returned. */
+static void on_prepare(uv_prepare_t *h)
+{
+    segment_close(0);
+    set_label(LOOPMON_DEFAULT_LABEL);
+}
+
+static void on_check(uv_check_t *h)
+{
+    segment_close(0);
+    set_label(LOOPMON_DEFAULT_LABEL);
+}
+
+static uint64_t threshold_from_env(void)
+{
+    const char *env = getenv("QGAD_STALL_MS");
+    char *end;
+    double ms = env ? strtod(env, &end) : 0;
+
+    if (!env || end == env || *end || !(ms > 0))
+        ms = LOOPMON_DEFAULT_MS;
+    return (uint64_t)(ms * 1e6);
+}
+
+void loopmon_start(uv_loop_t *loop)
+{
+    if (mon.running)
+        return;
+    const char *path = getenv("QGAD_STALL_REPORT");
+    mon.report_fd = -1;
+    if (path && *path) {
+        mon.report_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (mon.report_fd < 0)
+            log_warning("loop stall report %s: %s", path, strerror(errno));
+    }
+    mon.loop = loop;
+    mon.threshold_ns = threshold_from_env();
+    /* the idle time is what poll spent blocked: it is no callback's */
+    int rc = uv_loop_configure(loop, UV_METRICS_IDLE_TIME);
+    if (rc < 0)
+        log_warning("loop stall check: no idle-time metrics: %s", uv_strerror(rc));
+    uv_prepare_init(loop, &mon.prepare);
+    uv_check_init(loop, &mon.check);
+    uv_prepare_start(&mon.prepare, on_prepare);
+    uv_check_start(&mon.check, on_check);
+    uv_unref((uv_handle_t *)&mon.prepare);
+    uv_unref((uv_handle_t *)&mon.check);
+    set_label(LOOPMON_DEFAULT_LABEL);
+    mon.running = true;
+    segment_open();
+    log_debug("loop stall check: threshold %.1f ms", (double)mon.threshold_ns / 1e6);
+}
+
+void loopmon_stop(void)
+{
+    if (!mon.running)
+        return;
+    segment_close(0);
+    mon.running = false;
+    uv_close((uv_handle_t *)&mon.prepare, NULL);
+    uv_close((uv_handle_t *)&mon.check, NULL);
+    if (mon.report_fd >= 0)
+        close(mon.report_fd);
+    mon.report_fd = -1;
+}
+
+void loopmon_mark(const char *what)
+{
+    if (!mon.running)
+        return;
+    segment_close(0);
+    set_label(what);
+}
+
+void loopmon_mark_fmt(const char *fmt, ...)
+{
+    if (!mon.running)
+        return;
+    segment_close(0);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(mon.label, sizeof(mon.label), fmt, ap);
+    va_end(ap);
+}
+
+void loopmon_mark_parsed(size_t message_bytes)
+{
+    if (mon.running)
+        segment_close(message_bytes);
+}
