@@ -1,12 +1,17 @@
-/* base/loopmon.c: a busy callback is reported by its label, poll's waiting is not, a big
- * parse is exempt and a short segment is silent. Skips (77) without QGAD_LOOP_STALL_CHECK. */
+/* base/loopmon.c: a busy callback is reported by its label, in timers and inside poll;
+ * poll's waiting is not (even when a signal cuts it), a big parse is exempt and a short
+ * segment is silent. Skips (77) without QGAD_LOOP_STALL_CHECK. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -24,18 +29,26 @@ struct scenario {
     const char *label; /* marked first, unless NULL */
     unsigned busy_ms;
     size_t parsed; /* then loopmon_mark_parsed(parsed), unless 0 */
+    bool in_poll;  /* played by an async callback (I/O, inside poll) instead of a timer */
 };
 
+static uint64_t cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* By CPU time, so a loaded machine that takes the CPU away does not shorten it. */
 static void busy_wait(unsigned ms)
 {
-    uint64_t until = uv_hrtime() + (uint64_t)ms * 1000000;
-    while (uv_hrtime() < until)
+    uint64_t until = cpu_ns() + (uint64_t)ms * 1000000;
+    while (cpu_ns() < until)
         ;
 }
 
-static void on_timer(uv_timer_t *t)
+static void play(const struct scenario *sc)
 {
-    const struct scenario *sc = t->data;
     if (sc->label)
         loopmon_mark(sc->label);
     busy_wait(sc->busy_ms);
@@ -45,6 +58,17 @@ static void on_timer(uv_timer_t *t)
     }
 }
 
+static void on_timer(uv_timer_t *t)
+{
+    play(t->data);
+}
+
+static void on_async(uv_async_t *a)
+{
+    play(a->data);
+    uv_close((uv_handle_t *)a, NULL);
+}
+
 /* Runs one loop with the check on: a timer after delay_ms plays the scenario. Returns the
  * report's text (static). */
 static const char *run(const struct scenario *sc, unsigned delay_ms)
@@ -52,13 +76,19 @@ static const char *run(const struct scenario *sc, unsigned delay_ms)
     static char text[4096];
     uv_loop_t loop;
     uv_timer_t timer;
+    uv_async_t async;
 
     unlink(report);
     assert_int_equal(uv_loop_init(&loop), 0);
     loopmon_start(&loop);
     uv_timer_init(&loop, &timer);
-    timer.data = (void *)sc;
-    uv_timer_start(&timer, on_timer, delay_ms, 0);
+    timer.data = async.data = (void *)sc;
+    if (sc->in_poll) {
+        uv_async_init(&loop, &async, on_async);
+        uv_async_send(&async);
+    } else {
+        uv_timer_start(&timer, on_timer, delay_ms, 0);
+    }
     uv_run(&loop, UV_RUN_DEFAULT);
     loopmon_stop();
     uv_close((uv_handle_t *)&timer, NULL);
@@ -118,6 +148,37 @@ static void test_waiting_in_poll_is_not_a_stall(void **state)
     assert_string_equal(run(&sc, 80), "");
 }
 
+static void test_busy_io_callback_is_named(void **state)
+{
+    const struct scenario sc = {.label = "busy read", .busy_ms = 40, .in_poll = true};
+    assert_non_null(strstr(run(&sc, 0), " ms in busy read\n"));
+}
+
+static void test_unmarked_io_callback_is_unlabelled(void **state)
+{
+    const struct scenario sc = {.busy_ms = 40, .in_poll = true};
+    assert_non_null(strstr(run(&sc, 0), " ms in unlabelled callback\n"));
+}
+
+static void on_sigchld(int signum) {}
+
+/* A signal cuts epoll_wait short (EINTR) and libuv waits again: still no callback's time. */
+static void test_interrupted_wait_is_not_a_stall(void **state)
+{
+    struct sigaction sa = {.sa_handler = on_sigchld}, old;
+    sigaction(SIGCHLD, &sa, &old);
+    pid_t pid = fork();
+    if (pid == 0) {
+        usleep(20000);
+        _exit(0);
+    }
+    const struct scenario sc = {.label = "late timer", .busy_ms = 0};
+    const char *text = run(&sc, 80);
+    waitpid(pid, NULL, 0);
+    sigaction(SIGCHLD, &old, NULL);
+    assert_string_equal(text, "");
+}
+
 static void test_short_segment_is_silent(void **state)
 {
     const struct scenario sc = {.label = "short", .busy_ms = 5};
@@ -160,6 +221,9 @@ int main(void)
         cmocka_unit_test_setup(test_busy_callback_is_named, setup),
         cmocka_unit_test_setup(test_unmarked_callback_is_unlabelled, setup),
         cmocka_unit_test_setup(test_waiting_in_poll_is_not_a_stall, setup),
+        cmocka_unit_test_setup(test_busy_io_callback_is_named, setup),
+        cmocka_unit_test_setup(test_unmarked_io_callback_is_unlabelled, setup),
+        cmocka_unit_test_setup(test_interrupted_wait_is_not_a_stall, setup),
         cmocka_unit_test_setup(test_short_segment_is_silent, setup),
         cmocka_unit_test_setup(test_big_parse_is_exempt, setup),
         cmocka_unit_test_setup(test_small_parse_is_a_stall, setup),
