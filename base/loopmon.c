@@ -154,7 +154,7 @@ void loopmon_mark(const char *what)
     if (!mon.running)
         return;
     segment_close(0);
-    set_label(what);
+    set_label(what ? what : LOOPMON_DEFAULT_LABEL);
 }
 
 void loopmon_mark_fmt(const char *fmt, ...)

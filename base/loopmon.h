@@ -15,7 +15,8 @@
 void loopmon_start(uv_loop_t *loop);
 /* Checks the open segment and closes the handles (they need one more loop turn). */
 void loopmon_stop(void);
-/* Loop thread only: from here on the loop works on `what` (copied, capped). */
+/* Loop thread only: from here on the loop works on `what` (copied, capped). NULL: the
+ * callback that marked has returned, so what follows is an "unlabelled callback". */
 void loopmon_mark(const char *what);
 /* The same with a printf label, formatted straight into the fixed label buffer. */
 void loopmon_mark_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -30,6 +30,7 @@ struct scenario {
     unsigned busy_ms;
     size_t parsed; /* then loopmon_mark_parsed(parsed), unless 0 */
     bool in_poll;  /* played by an async callback (I/O, inside poll) instead of a timer */
+    bool unmark;   /* then loopmon_mark(NULL) and as long busy again */
 };
 
 static uint64_t cpu_ns(void)
@@ -55,6 +56,10 @@ static void play(const struct scenario *sc)
     if (sc->parsed) {
         loopmon_mark_parsed(sc->parsed);
         loopmon_mark("after the parse");
+    }
+    if (sc->unmark) {
+        loopmon_mark(NULL);
+        busy_wait(sc->busy_ms);
     }
 }
 
@@ -160,6 +165,16 @@ static void test_unmarked_io_callback_is_unlabelled(void **state)
     assert_non_null(strstr(run(&sc, 0), " ms in unlabelled callback\n"));
 }
 
+/* What runs after a marked callback returned is not charged to it. */
+static void test_unmark_ends_the_label(void **state)
+{
+    const struct scenario sc = {.label = "short", .busy_ms = 40, .unmark = true};
+    setenv("QGAD_STALL_MS", "30", 1);
+    const char *text = run(&sc, 1);
+    assert_non_null(strstr(text, " ms in short\n"));
+    assert_non_null(strstr(text, " ms in unlabelled callback\n"));
+}
+
 static void on_sigchld(int signum) {}
 
 /* A signal cuts epoll_wait short (EINTR) and libuv waits again: still no callback's time. */
@@ -224,6 +239,7 @@ int main(void)
         cmocka_unit_test_setup(test_busy_io_callback_is_named, setup),
         cmocka_unit_test_setup(test_unmarked_io_callback_is_unlabelled, setup),
         cmocka_unit_test_setup(test_interrupted_wait_is_not_a_stall, setup),
+        cmocka_unit_test_setup(test_unmark_ends_the_label, setup),
         cmocka_unit_test_setup(test_short_segment_is_silent, setup),
         cmocka_unit_test_setup(test_big_parse_is_exempt, setup),
         cmocka_unit_test_setup(test_small_parse_is_a_stall, setup),
