@@ -12,6 +12,7 @@
 #include "agent/daemon.h"
 #include "agent/options.h"
 #include "base/log.h"
+#include "base/loopmon.h"
 #include "base/xalloc.h"
 #include "commands/exec.h"
 #include "commands/file.h"
@@ -66,7 +67,9 @@ static void conn_data(void *ctx, const char *buf, size_t len)
 {
     struct agent_conn *c = ctx;
 
+    loopmon_mark_fmt("read %s", transport_conn_name(c->conn));
     proto_session_feed(c->session, buf, len);
+    loopmon_mark(NULL);
 }
 
 static void conn_close(void *ctx)
@@ -305,7 +308,9 @@ static int run(int argc, char **argv)
         return EXIT_FAILURE;
     log_info("qgad %s started: %s %s", QGAD_VERSION, agent.opts.method,
              agent.opts.path ? agent.opts.path : "(socket activation)");
+    loopmon_start(uv_default_loop());
     uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+    loopmon_stop();
     /* let the close callbacks of channels, connections and signals run */
     uv_run(uv_default_loop(), UV_RUN_NOWAIT);
     log_info("qgad stopped");
