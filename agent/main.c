@@ -76,8 +76,10 @@ static void conn_close(void *ctx)
 {
     struct agent_conn *c = ctx;
 
+    loopmon_mark_fmt("close %s", transport_conn_name(c->conn));
     proto_session_free(c->session);
     free(c);
+    loopmon_mark(NULL);
 }
 
 /* hooks for the freeze code */
