@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "base/loopmon.h"
 #include "base/xalloc.h"
 #include "protocol/session.h"
 #include "transport/transport.h"
@@ -45,15 +46,19 @@ static void conn_data(void *ctx, const char *buf, size_t len)
 {
     struct agent_conn *c = ctx;
 
+    loopmon_mark_fmt("read %s", transport_conn_name(c->conn));
     proto_session_feed(c->session, buf, len);
+    loopmon_mark(NULL);
 }
 
 static void conn_close(void *ctx)
 {
     struct agent_conn *c = ctx;
 
+    loopmon_mark_fmt("close %s", transport_conn_name(c->conn));
     proto_session_free(c->session);
     free(c);
+    loopmon_mark(NULL);
 }
 
 static int open_channel(const struct transport_opts *topts)

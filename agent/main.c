@@ -14,6 +14,7 @@
 #include "agent/dumpconf.h"
 #include "agent/settings.h"
 #include "base/log.h"
+#include "base/loopmon.h"
 #include "base/xalloc.h"
 #include "commands/exec.h"
 #include "commands/file.h"
@@ -221,7 +222,9 @@ static int run(int argc, char **argv)
         return EXIT_FAILURE;
     log_info("qgad %s started: %s %s", QGAD_VERSION, agent.opts.method,
              agent.opts.path ? agent.opts.path : "(socket activation)");
+    loopmon_start(uv_default_loop());
     uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+    loopmon_stop();
     /* let the close callbacks of channels, connections and signals run */
     uv_run(uv_default_loop(), UV_RUN_NOWAIT);
     log_info("qgad stopped");

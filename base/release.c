@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <uv.h>
 
+#include "base/loopmon.h"
 #include "base/xalloc.h"
 
 struct release_work {
@@ -20,7 +21,9 @@ static void release_run(uv_work_t *req)
 
 static void release_done(uv_work_t *req, int status)
 {
+    loopmon_mark("release done");
     free(req->data);
+    loopmon_mark(NULL);
 }
 
 void release_in_pool(void (*release)(void *), void *p)

@@ -14,6 +14,7 @@
 #include "base/json.h"
 #include "base/limits.h"
 #include "base/log.h"
+#include "base/loopmon.h"
 #include "base/release.h"
 #include "base/xalloc.h"
 #include "commands/dispatch.h"
@@ -199,6 +200,7 @@ static void encoding_done(uv_work_t *req, int status)
 {
     struct reply_encoding *e = req->data;
     struct reply_slot *slot = e->slot;
+    loopmon_mark_fmt("encoded reply to %s", e->name ? e->name : "a request");
     if (slot) {
         slot->encode = NULL;
         slot->reply = e->reply;
@@ -212,6 +214,7 @@ static void encoding_done(uv_work_t *req, int status)
     free(e);
     if (slot)
         session_flush(slot->session);
+    loopmon_mark(NULL);
 }
 
 static void call_release(cmd_call *call)
@@ -244,7 +247,7 @@ static bool encode_in_pool(struct reply_slot *slot, cmd_call *call, bool delimit
     return true;
 }
 
-static void session_call_done(cmd_call *call)
+static void session_call_finish(cmd_call *call)
 {
     struct reply_slot *slot = cmd_call_owner(call);
     if (!slot) { /* dropped by a barrier, or the session is gone */
@@ -270,6 +273,14 @@ static void session_call_done(cmd_call *call)
     session_flush(slot->session);
 }
 
+static void session_call_done(cmd_call *call)
+{
+    const char *name = cmd_call_name(call);
+    loopmon_mark_fmt("reply to %s", name ? name : "a request");
+    session_call_finish(call);
+    loopmon_mark(NULL);
+}
+
 /* Drops the replies of every earlier request still running; their work completes. The
  * barrier is the newest slot, so the tail stays. */
 static void session_barrier(struct proto_session *s, struct reply_slot *barrier, const char *cmd)
@@ -292,9 +303,12 @@ static void session_barrier(struct proto_session *s, struct reply_slot *barrier,
 static void session_dispatch(struct proto_session *s, yajl_val msg)
 {
     struct proto_request req;
+    size_t bytes = proto_framer_message_bytes(s->framer);
+    loopmon_mark_parsed(bytes);
     char *err = proto_request_check(msg, &req);
+    loopmon_mark(req.execute ? req.execute : "invalid request");
     struct reply_slot *slot = slot_add(s, req.id);
-    slot_weigh(s, slot, proto_framer_message_bytes(s->framer));
+    slot_weigh(s, slot, bytes);
 
     if (err) {
         value_release(msg);
@@ -315,15 +329,19 @@ static bool session_on_message(void *ctx, yajl_val msg)
 {
     struct proto_session *s = ctx;
     session_dispatch(s, msg);
+    loopmon_mark_fmt("read %s", s->name); /* the framer goes on with the rest of the read */
     return !s->closing;
 }
 
 static bool session_on_error(void *ctx, const char *desc)
 {
     struct proto_session *s = ctx;
+    loopmon_mark_parsed(proto_framer_message_bytes(s->framer));
+    loopmon_mark("parse error reply");
     log_debug("%s: %s", s->name, desc);
     slot_set_error(slot_add(s, NULL), ERR_GENERIC, desc);
     session_flush(s);
+    loopmon_mark_fmt("read %s", s->name);
     return !s->closing;
 }
 
@@ -343,6 +361,8 @@ void proto_session_feed(struct proto_session *s, const char *buf, size_t len)
         return;
     session_enter(s);
     proto_framer_feed(s->framer, buf, len);
+    /* buffering part of a big message (growing its buffer) is parsing it too */
+    loopmon_mark_parsed(proto_framer_message_bytes(s->framer));
     session_leave(s);
 }
 

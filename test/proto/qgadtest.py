@@ -205,6 +205,7 @@ class Agent:
         self.pid = None
         self.returncode = None
         self._stderr = None
+        self._stalls_seen = 0  # bytes of stalls.log already reported
 
     def tmp(self, name):
         return os.path.join(self.tmpdir, name)
@@ -227,6 +228,7 @@ class Agent:
             # a test that was not marked @local_only must not quietly test the host's agent
             raise unittest.SkipTest('starts an agent of its own (remote mode)')
         env = dict(os.environ)
+        env['QGAD_STALL_REPORT'] = self.tmp('stalls.log')  # -DQGAD_LOOP_STALL_CHECK=ON
         if self.env:
             env.update(self.env)
         self._stderr = open(self.tmp('stderr'), 'wb')
@@ -313,6 +315,18 @@ class Agent:
                 return text
         return ''
 
+    def stall_report(self):
+        """Loop stalls the daemon reported since the last call ("stall <ms> ms in <label>"
+        lines; only a -DQGAD_LOOP_STALL_CHECK=ON build writes them), or ''."""
+        try:
+            with open(self.tmp('stalls.log'), 'rb') as f:
+                f.seek(self._stalls_seen)
+                text = f.read()
+        except FileNotFoundError:
+            return ''
+        self._stalls_seen += len(text)
+        return text.decode(errors='replace')
+
     def cleanup(self):
         if self.proc is not None and self.proc.poll() is None:
             os.kill(self.pid, signal.SIGKILL)
@@ -340,10 +354,13 @@ class Agent:
                 # A clean stop lets a sanitizer build report leaks.
                 self.stop()
             report = self.sanitizer_report()
+            stalls = self.stall_report()
         finally:
             self.cleanup()
         if report and exc_type is None:
             raise AssertionError('sanitizer report from qgad:\n' + report[-8000:])
+        if stalls and exc_type is None:
+            raise AssertionError('qgad loop stalled:\n' + stalls[-8000:])
         return False
 
 
@@ -615,8 +632,15 @@ class AgentTestCase(unittest.TestCase):
             cls.agent.__exit__(None, None, None)
 
     def setUp(self):
+        if not REMOTE:  # a stall fails the test it happened in (runs after the close)
+            self.addCleanup(self._fail_on_stall)
         self.c = Client(self.agent)
         self.addCleanup(self.c.close)
+
+    def _fail_on_stall(self):
+        stalls = self.agent.stall_report()
+        if stalls:
+            self.fail('qgad loop stalled:\n' + stalls[-8000:])
 
 
 def main():
