@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,7 +32,8 @@ static struct {
     int report_fd;
     uint64_t start_ns;             /* of the open segment */
     bool in_poll;                  /* it began at uv_prepare: it holds poll's wait */
-    uint64_t start_cpu_ns;         /* then: the loop thread's CPU time at its start */
+    uint64_t start_cpu_ns;         /* the loop thread's CPU time at the segment's start */
+    long start_nvcsw;              /* and its voluntary context switches (it blocked) */
     char label[LOOPMON_LABEL_MAX]; /* what the open segment works on */
 } mon = {.report_fd = -1};
 
@@ -42,6 +44,17 @@ static uint64_t thread_cpu_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The loop thread's CPU time and voluntary context switches so far. */
+static void thread_usage(uint64_t *cpu_ns, long *nvcsw)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_THREAD, &ru);
+    *cpu_ns = ((uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+               (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec)) *
+              1000u;
+    *nvcsw = ru.ru_nvcsw;
 }
 
 static void set_label(const char *what)
@@ -69,8 +82,22 @@ static void stall_report(double ms)
  * (or libuv itself) can spend its time; a blocking call in those goes unseen. */
 static void segment_close(size_t parsed)
 {
-    uint64_t busy = mon.in_poll ? thread_cpu_ns() - mon.start_cpu_ns : uv_hrtime() - mon.start_ns;
-
+    uint64_t busy;
+    if (mon.in_poll) {
+        busy = thread_cpu_ns() - mon.start_cpu_ns;
+    } else {
+        busy = uv_hrtime() - mon.start_ns;
+        if (busy > mon.threshold_ns) {
+            /* A loop thread that never blocked was only preempted (the machine was busy):
+             * charge it its CPU time. One that blocked (I/O, a lock, a child's exec) is
+             * charged the wall time: that is exactly the stall this check is for. */
+            uint64_t cpu;
+            long nvcsw;
+            thread_usage(&cpu, &nvcsw);
+            if (nvcsw == mon.start_nvcsw)
+                busy = cpu - mon.start_cpu_ns;
+        }
+    }
     if (busy > mon.threshold_ns) {
         double ms = (double)busy / 1e6;
         if (parsed > LOOPMON_EXEMPT_PARSE_BYTES)
@@ -80,6 +107,7 @@ static void segment_close(size_t parsed)
             stall_report(ms);
     }
     mon.in_poll = false;
+    thread_usage(&mon.start_cpu_ns, &mon.start_nvcsw);
     mon.start_ns = uv_hrtime();
 }
 

@@ -11,6 +11,7 @@
 
 #include "base/json.h"
 #include "base/log.h"
+#include "base/loopmon.h"
 #include "base/xalloc.h"
 #include "commands/registry.h"
 
@@ -54,10 +55,14 @@ static void deferred_run(uv_idle_t *idle)
         cmd_call *call = list;
         list = call->deferred_next;
         call->deferred_next = NULL;
-        if (call->deferred_start)
+        const char *name = call->cmd ? call->cmd->name : "a request";
+        if (call->deferred_start) {
+            loopmon_mark(name);
             call_run(call);
-        else
+        } else {
+            loopmon_mark_fmt("deliver %s", name);
             call_deliver(call);
+        }
     }
 }
 
@@ -164,6 +169,7 @@ static void row_job_done(uv_work_t *req, int status)
 {
     struct call_job *j = req->data;
     cmd_call *call = j->call;
+    loopmon_mark_fmt("%s end", call->cmd->name);
     yajl_val out = j->rc < 0 ? NULL : j->out;
     if (j->rc < 0)
         json_free(j->out);
@@ -396,6 +402,7 @@ static void generic_job_run(uv_work_t *req)
 static void generic_job_done(uv_work_t *req, int status)
 {
     struct call_job *j = req->data;
+    loopmon_mark_fmt("%s after its pool work", j->call->cmd ? j->call->cmd->name : "a request");
     j->after(j->call, j->data);
     free(j);
 }

@@ -12,6 +12,7 @@
 #include "base/base64.h"
 #include "base/json.h"
 #include "base/limits.h"
+#include "base/loopmon.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "commands/call.h"
@@ -178,6 +179,7 @@ static void fail_no_pid(cmd_call *call, int64_t pid)
 
 static void waiter_closed(uv_handle_t *h)
 {
+    loopmon_mark("exec-status waiter closed");
     free(h->data);
 }
 
@@ -190,6 +192,7 @@ static void waiter_drop(struct exec_waiter *w)
 
 static void waiter_timeout(uv_timer_t *t)
 {
+    loopmon_mark("exec-status wait timeout");
     struct exec_waiter *w = t->data;
     for (struct exec_waiter **p = &w->rec->waiters; *p; p = &(*p)->next) {
         if (*p == w) {
@@ -409,6 +412,7 @@ static int exec_spawn(const struct exec_args *a, struct exec_prep *p, struct exe
     struct exec_rec *rec = xcalloc(1, sizeof(*rec));
     rec->has_out = o.out == PLAT_CHILD_CAPTURE;
     rec->has_err = o.err == PLAT_CHILD_CAPTURE;
+    loopmon_mark("guest-exec spawn");
     int rc = plat_child_spawn(&o, exec_child_done, rec, &rec->child);
     if (rc < 0) {
         free(rec);

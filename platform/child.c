@@ -16,6 +16,7 @@
 
 #include "base/limits.h"
 #include "base/log.h"
+#include "base/loopmon.h"
 #include "base/xalloc.h"
 
 #define CHILD_READ_CHUNK (64u << 10)
@@ -65,6 +66,7 @@ static void child_release(struct plat_child *c)
 
 static void on_handle_closed(uv_handle_t *h)
 {
+    loopmon_mark("child: handle closed");
     struct plat_child *c = h->data;
     c->live_handles--;
     child_release(c);
@@ -152,6 +154,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
+    loopmon_mark("child: output");
     struct plat_child *c = stream->data;
     struct child_pipe *p = pipe_of(c, (uv_handle_t *)stream);
 
@@ -175,6 +178,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 
 static void on_child_exit(uv_process_t *proc, int64_t exit_status, int term_signal)
 {
+    loopmon_mark("child: exit");
     struct plat_child *c = proc->data;
     c->reaped = true;
     c->res.exited = term_signal == 0;
@@ -186,6 +190,7 @@ static void on_child_exit(uv_process_t *proc, int64_t exit_status, int term_sign
 
 static void on_deadline(uv_timer_t *t)
 {
+    loopmon_mark("child: deadline");
     struct plat_child *c = t->data;
     if (!c->grace) {
         c->res.timed_out = true;
@@ -204,6 +209,7 @@ static void on_deadline(uv_timer_t *t)
 
 static void on_input_written(uv_write_t *req, int status)
 {
+    loopmon_mark("child: input written");
     struct plat_child *c = req->data;
     if (status < 0 && status != UV_ECANCELED)
         log_debug("child %lld: stdin: %s", (long long)c->res.pid, uv_strerror(status));

@@ -25,6 +25,7 @@
 
 #include "base/limits.h"
 #include "base/log.h"
+#include "base/loopmon.h"
 #include "base/xalloc.h"
 
 /* Reads per poll callback before giving the loop back. */
@@ -126,6 +127,7 @@ static void conn_drop_queue(struct chardev_conn *c)
 
 static void conn_close_cb(uv_handle_t *h)
 {
+    loopmon_mark("device: connection closed");
     struct chardev_conn *c = h->data;
 
     transport__conn_release(&c->base);
@@ -212,6 +214,7 @@ static void dev_detach_conn(struct transport_chardev *dev)
 
 static void dev_handle_close_cb(uv_handle_t *h)
 {
+    loopmon_mark("device: handle closed");
     struct transport_chardev *dev = h->data;
 
     if (--dev->open_handles == 0)
@@ -295,6 +298,7 @@ static void dev_hangup(struct transport_chardev *dev)
 
 static void on_sigio(uv_signal_t *h, int signum)
 {
+    loopmon_mark("device: SIGIO");
     dev_check_host(h->data);
 }
 
@@ -357,6 +361,7 @@ static void dev_flush(struct transport_chardev *dev)
 
 static void on_poll(uv_poll_t *h, int status, int events)
 {
+    loopmon_mark("device: poll");
     struct transport_chardev *dev = h->data;
 
     if (status < 0) { /* POLLERR: a hung-up tty reports it */

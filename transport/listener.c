@@ -14,6 +14,7 @@
 
 #include "base/limits.h"
 #include "base/log.h"
+#include "base/loopmon.h"
 #include "base/xalloc.h"
 
 struct transport_listener {
@@ -52,6 +53,7 @@ static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
+    loopmon_mark("listener: read");
     struct listener_conn *c = container_of(s, struct listener_conn, pipe);
 
     if (nread > 0) {
@@ -67,6 +69,7 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void conn_write_cb(uv_write_t *req, int status)
 {
+    loopmon_mark("listener: write done");
     struct listener_write *w = container_of(req, struct listener_write, req);
     struct listener_conn *c = w->conn;
 
@@ -100,6 +103,7 @@ static void conn_write(struct transport_conn *conn, char *buf, size_t len)
 
 static void conn_close_cb(uv_handle_t *h)
 {
+    loopmon_mark("listener: connection closed");
     struct listener_conn *c = container_of(h, struct listener_conn, pipe);
 
     transport__conn_release(&c->base);
@@ -138,6 +142,7 @@ static const struct transport_conn_ops listener_conn_ops = {
 
 static void reject_close_cb(uv_handle_t *h)
 {
+    loopmon_mark("listener: rejected connection closed");
     free(container_of(h, struct listener_conn, pipe));
 }
 
@@ -165,6 +170,7 @@ static bool peer_vetted(struct transport_channel *ch, int fd, char *peer, size_t
 
 static void on_connection(uv_stream_t *server, int status)
 {
+    loopmon_mark("listener: accept");
     struct transport_listener *l = container_of(server, struct transport_listener, handle);
     struct transport_channel *ch = l->ch;
     char peer[128] = "";
@@ -207,6 +213,7 @@ static void on_connection(uv_stream_t *server, int status)
 
 static void listener_close_cb(uv_handle_t *h)
 {
+    loopmon_mark("listener: closed");
     free(container_of(h, struct transport_listener, handle));
 }
 

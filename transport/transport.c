@@ -8,6 +8,7 @@
 
 #include "base/limits.h"
 #include "base/log.h"
+#include "base/loopmon.h"
 #include "base/xalloc.h"
 
 static const struct transport_backend *const backends[] = {
@@ -39,6 +40,7 @@ const char *transport_default_path(const char *method)
 
 static void retry_timer_cb(uv_timer_t *timer)
 {
+    loopmon_mark("channel retry timer");
     struct transport_channel *ch = timer->data;
     int rc = ch->be->kind->start(ch);
 
@@ -120,6 +122,7 @@ int transport_channel_open(const struct transport_opts *opts, const struct trans
 
 static void timer_free_cb(uv_handle_t *h)
 {
+    loopmon_mark("channel timer closed");
     free(h);
 }
 
