@@ -16,10 +16,13 @@ persists across host reconnects, where a tty may echo what we send) a client mus
 its own place in the stream: resync() (done by the constructor with device=True).
 """
 
+import fcntl
 import json
 import random
 import select
 import socket
+import struct
+import termios
 import time
 
 from qgasync import take_sync_reply
@@ -66,6 +69,26 @@ def request(name, args=None, id=_MISSING):
     return json.dumps(req).encode()
 
 
+def _tcp_peer_unread(sock):
+    """Bytes sent on TCP socket `sock` that its (local) peer has not read yet, from the peer's
+    rx_queue in /proc/net/tcp; None if the peer's end is not there."""
+    mine = sock.getsockname()[1]
+    theirs = sock.getpeername()[1]
+    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    local, remote = fields[1], fields[2]
+                    if int(local.rsplit(':', 1)[1], 16) == theirs and \
+                            int(remote.rsplit(':', 1)[1], 16) == mine:
+                        return int(fields[4].split(':')[1], 16)
+        except (OSError, StopIteration, ValueError, IndexError):
+            pass
+    return None
+
+
 class Client:
     """One connection (one session) to an agent at `address`."""
 
@@ -102,6 +125,29 @@ class Client:
 
     def send(self, name, args=None, id=_MISSING):
         self.send_raw(request(name, args, id))
+
+    def unread(self):
+        """How many bytes sent so far the other end has not read from its socket yet:
+        SIOCOUTQ on a unix socket (the kernel charges a stream's queued data to its sender
+        until the reader has taken it), the peer's receive queue on loopback TCP."""
+        if self.sock.family == socket.AF_UNIX:
+            out = fcntl.ioctl(self.sock.fileno(), termios.TIOCOUTQ, struct.pack('i', 0))
+            return struct.unpack('i', out)[0]
+        n = _tcp_peer_unread(self.sock)
+        if n is None:
+            raise RuntimeError('cannot see the TCP peer of %r' % (self.sock.getpeername(),))
+        return n
+
+    def wait_consumed(self, secs=DEFAULT_TIMEOUT):
+        """Until the other end has read everything sent so far, so that what is sent next
+        reaches it in a later read. For an agent's own socket that is the agent; for QEMU's
+        chardev it is QEMU (which passes the bytes on to the guest as it reads them)."""
+        deadline = self._deadline(secs)
+        while self.unread():
+            if time.monotonic() > deadline:
+                raise TimeoutError('the agent did not read what was sent (%d bytes left)'
+                                   % self.unread())
+            time.sleep(0.0005)
 
     # --- receiving -----------------------------------------------------------------
     def _fill(self, deadline):
