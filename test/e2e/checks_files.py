@@ -13,21 +13,21 @@ MOUNTS = ("/mnt/blk", "/mnt/scsi")
 
 
 def write_file(agent, path, data, mode="w"):
-    h = agent.cmd("guest-file-open", {"path": path, "mode": mode})
+    h = agent.ok("guest-file-open", {"path": path, "mode": mode})
     try:
-        w = agent.cmd("guest-file-write", {"handle": h,
+        w = agent.ok("guest-file-write", {"handle": h,
                                            "buf-b64": base64.b64encode(data).decode()})
         assert w["count"] == len(data), w
     finally:
-        agent.cmd("guest-file-close", {"handle": h})
+        agent.ok("guest-file-close", {"handle": h})
 
 
 def read_file(agent, path, count):
-    h = agent.cmd("guest-file-open", {"path": path})
+    h = agent.ok("guest-file-open", {"path": path})
     try:
-        r = agent.cmd("guest-file-read", {"handle": h, "count": count}, timeout=60)
+        r = agent.ok("guest-file-read", {"handle": h, "count": count}, secs=60)
     finally:
-        agent.cmd("guest-file-close", {"handle": h})
+        agent.ok("guest-file-close", {"handle": h})
     return base64.b64decode(r["buf-b64"]), r
 
 
@@ -36,10 +36,10 @@ def run(agent, path, args=(), input_data=None, timeout=30.0):
     req = {"path": path, "arg": list(args), "capture-output": True}
     if input_data is not None:
         req["input-data"] = base64.b64encode(input_data).decode()
-    pid = agent.cmd("guest-exec", req)["pid"]
+    pid = agent.ok("guest-exec", req)["pid"]
     deadline = time.monotonic() + timeout
     while True:
-        st = agent.cmd("guest-exec-status", {"pid": pid})
+        st = agent.ok("guest-exec-status", {"pid": pid})
         if st["exited"] or time.monotonic() > deadline:
             return st
         time.sleep(0.05)

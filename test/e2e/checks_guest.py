@@ -11,7 +11,7 @@ CHANNELS = ("virtio-serial", "isa-serial")
 
 @check(*CHANNELS)
 def osinfo_as_guest_sees_it(t, guest):
-    info = guest.agent().cmd("guest-get-osinfo")
+    info = guest.agent().ok("guest-get-osinfo")
     _, uname = guest.sh("uname -r; uname -v; uname -m", check=True)
     release, version, machine = uname.splitlines()
     t.assertEqual(info["kernel-release"], release)
@@ -27,11 +27,11 @@ def osinfo_as_guest_sees_it(t, guest):
 
 @check(*CHANNELS)
 def host_name_as_guest_sees_it(t, guest):
-    name = guest.agent().cmd("guest-get-host-name")
+    name = guest.agent().ok("guest-get-host-name")
     t.assertEqual(name, {"host-name": initramfs.HOSTNAME})
     guest.sh("hostname lab-renamed", check=True)
     try:
-        t.assertEqual(guest.agent().cmd("guest-get-host-name"), {"host-name": "lab-renamed"})
+        t.assertEqual(guest.agent().ok("guest-get-host-name"), {"host-name": "lab-renamed"})
     finally:
         guest.sh("hostname " + initramfs.HOSTNAME, check=True)
 
@@ -39,7 +39,7 @@ def host_name_as_guest_sees_it(t, guest):
 @check(*CHANNELS)
 def timezone_utc(t, guest):
     """The lab guest has no /etc/localtime: UTC, offset 0."""
-    tz = guest.agent().cmd("guest-get-timezone")
+    tz = guest.agent().ok("guest-get-timezone")
     t.assertEqual(tz.get("offset"), 0, tz)
     t.assertIsInstance(tz.get("zone", ""), str)
 
@@ -47,6 +47,6 @@ def timezone_utc(t, guest):
 @check(*CHANNELS)
 def time_close_to_host(t, guest):
     """The guest clock starts from QEMU's RTC (host UTC): within a minute."""
-    ns = guest.agent().cmd("guest-get-time")
+    ns = guest.agent().ok("guest-get-time")
     t.assertIsInstance(ns, int)
     t.assertLess(abs(ns / 1e9 - time.time()), 60)

@@ -1,7 +1,8 @@
 """The qgad QEMU lab: boots a small Debian-kernel guest with the freshly built
 qgad inside and gives tests three handles on it:
 
-  guest.agent()   a synced QgaClient on the agent's chardev socket (host side)
+  guest.agent()   a resynchronised qgaclient.Client (test/proto/qgaclient.py, the
+                  protocol suite's client) on the agent's chardev socket (host side)
   guest.sh(cmd)   runs a shell command in the guest over the lab's own control
                   port (virtserialport org.qgad.lab.0), independent of the agent
   guest.qmp(cmd)  QEMU's monitor (cpu hotplug, quit)
@@ -13,6 +14,7 @@ Environment: QGAD_BIN (the agent), QGAD_E2E_WORK (cache and logs, default
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -21,11 +23,13 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "proto"))
 
 import assets  # noqa: E402
 import initramfs  # noqa: E402
-from qga import QgaClient, QgaError, wait_ready  # noqa: E402
+from qgaclient import Client  # noqa: E402
 
 QEMU = "qemu-system-x86_64"
 BOOT_TIMEOUT = 90.0
@@ -42,6 +46,46 @@ BLK_SERIAL = "QGADLABBLK0"
 SCSI_SERIAL = "QGADLABSCSI0"
 SCSI_ID = 1
 DISK_MIB = 48
+
+
+class LabError(RuntimeError):
+    pass
+
+
+def agent_client(path, timeout=10.0):
+    """A qgaclient.Client on the host end of an agent's chardev socket PATH, resynchronised
+    (0xFF + guest-sync-delimited, everything before our reply dropped)."""
+    return Client(("unix", path), secs=timeout, device=True)
+
+
+def wait_ready(path, deadline, poll=0.5):
+    """Connect to PATH and sync until the agent answers or DEADLINE passes.
+
+    One connection, the same sync id re-sent every POLL seconds (bytes sent
+    before the agent opened its end may be lost, or queued and answered
+    late); a final sync with a fresh id then drops the duplicate replies."""
+    client = None
+    last = None
+    sync_id = random.randint(1, 2**53)
+    while time.monotonic() < deadline:
+        try:
+            if client is None:
+                client = Client(("unix", path), secs=poll)
+            client.resync(secs=poll, sync_id=sync_id)
+            client.device = True
+            client.resync()
+            return client
+        except TimeoutError as e:
+            last = e
+        except (OSError, EOFError) as e:
+            last = e
+            if client is not None:
+                client.close()
+                client = None
+            time.sleep(0.05)
+    if client is not None:
+        client.close()
+    raise LabError("agent on %s not ready: %r" % (path, last))
 
 
 def qgad_bin():
@@ -227,21 +271,22 @@ class Guest:
             if self.method in ("virtio-serial", "isa-serial"):
                 self.client = wait_ready(self.sock("qga"), deadline)
             elif not _wait_console(self.console_log, "LAB: ready", deadline, self.proc):
-                raise QgaError("guest did not reach LAB: ready")
+                raise LabError("guest did not reach LAB: ready")
             self.boot_seconds = time.monotonic() - t0
             self._ctl_connect(deadline)
         except Exception:
             self.stop()
-            raise QgaError("guest %s failed to boot; console tail:\n%s"
+            raise LabError("guest %s failed to boot; console tail:\n%s"
                            % (self.name, self.console()[-3000:]))
         return self
 
     # -- handles -------------------------------------------------------------
     def agent(self):
-        """The synced agent client (reconnected if a test closed it)."""
-        if self.client is None or self.client.sock is None:
-            self.client = QgaClient(self.sock("qga")).connect()
-        self.client.sync()
+        """The agent's client, resynchronised (reconnected if a test closed it)."""
+        if self.client is None or self.client.closed:
+            self.client = agent_client(self.sock("qga"))
+        else:
+            self.client.resync()
         return self.client
 
     def _ctl_connect(self, deadline):
@@ -255,7 +300,7 @@ class Guest:
             except socket.timeout:
                 pass
             if time.monotonic() > deadline:
-                raise QgaError("lab control port does not answer")
+                raise LabError("lab control port does not answer")
 
     def sh(self, command, timeout=30.0, check=False):
         """Run COMMAND (one line) with busybox sh in the guest: (status, output)."""
@@ -278,7 +323,7 @@ class Guest:
             self.ctl.settimeout(max(0.01, deadline - time.monotonic()))
             chunk = self.ctl.recv(65536)
             if not chunk:
-                raise QgaError("lab control port closed")
+                raise LabError("lab control port closed")
             self.ctl_buf += chunk
 
     def qmp(self, cmd, **args):

@@ -6,7 +6,7 @@ small function, for example in a new test/e2e/checks_<feature>.py:
 
     @check("virtio-serial")
     def fsfreeze_every_real_fs(t, guest):
-        n = guest.agent().cmd("guest-fsfreeze-freeze")
+        n = guest.agent().ok("guest-fsfreeze-freeze")
         ...
 
 t is the running unittest.TestCase (use its asserts), guest a lab.Guest.

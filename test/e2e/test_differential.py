@@ -11,8 +11,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import lab  # noqa: E402
 import labtest  # noqa: E402
-from qga import QgaClient  # noqa: E402
 
 
 def shape(value):
@@ -35,7 +35,7 @@ class Differential(labtest.GuestTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.upstream = QgaClient(cls.guest.sock("qemuga")).connect()
+        cls.upstream = lab.agent_client(cls.guest.sock("qemuga"))
 
     @classmethod
     def tearDownClass(cls):
@@ -47,16 +47,16 @@ class Differential(labtest.GuestTestCase):
         """The raw reply line of each agent to the same request bytes."""
         out = []
         for client in (self.guest.agent(), self.upstream):
-            client.sync()
-            client.send(raw)
-            out.append(client.read_line())
+            client.resync()
+            client.send_raw(raw)
+            out.append(client.recv_line())
         return out
 
-    def both_calls(self, execute, arguments=None, **extra):
+    def both_calls(self, execute, arguments=None):
         out = []
         for client in (self.guest.agent(), self.upstream):
-            client.sync()
-            out.append(client.call(execute, arguments, **extra))
+            client.resync()
+            out.append(client.cmd(execute, arguments))
         return out
 
     def assertSameReply(self, execute, arguments=None):

@@ -13,7 +13,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import labtest  # noqa: E402
-from qga import QgaClient  # noqa: E402
+from qgaclient import Client  # noqa: E402 (labtest put test/proto on the path)
 
 CYCLES = 200
 IDLE_SECONDS = 5.0
@@ -38,16 +38,17 @@ class Reconnect(labtest.GuestTestCase):
         latencies, lost = [], []
         for i in range(CYCLES):
             t0 = time.perf_counter()
-            with QgaClient(g.sock("qga"), timeout=REPLY_TIMEOUT) as c:
+            with Client(("unix", g.sock("qga")), secs=REPLY_TIMEOUT) as c:
                 try:
-                    c.sync()
+                    c.resync(REPLY_TIMEOUT)
                 except TimeoutError:
                     # Lost, or just late?  A second sync on the same
                     # connection tells a dropped request from a dead agent.
                     lost.append(i)
-                    c.sync()
+                    c.resync(REPLY_TIMEOUT)
                 latencies.append(time.perf_counter() - t0)
-                self.assertEqual(c.call("guest-ping", id=i), {"return": {}, "id": i})
+                self.assertEqual(c.cmd("guest-ping", id=i, secs=REPLY_TIMEOUT),
+                                 {"return": {}, "id": i})
             if len(lost) >= 3:
                 break
         med = statistics.median(latencies)
@@ -58,7 +59,7 @@ class Reconnect(labtest.GuestTestCase):
                          "(the agent answered a second sync on the same connection)")
         # A 100 ms sleep-poll on HUP would show as a ~50 ms median here.
         self.assertLess(med, 0.03)
-        self.assertEqual(g.agent().cmd("guest-ping"), {})
+        self.assertEqual(g.agent().ok("guest-ping"), {})
 
     def test_2_idle_cpu_while_disconnected(self):
         g = self.guest
@@ -69,7 +70,7 @@ class Reconnect(labtest.GuestTestCase):
                        "qgad %.1f ms, Debian qemu-ga %.1f ms" % (qgad * 1e3, qemu_ga * 1e3))
         self.assertLess(qgad, IDLE_CPU_MAX)
         t0 = time.perf_counter()
-        self.assertEqual(g.agent().cmd("guest-ping"), {})
+        self.assertEqual(g.agent().ok("guest-ping"), {})
         labtest.report("virtio-serial first reply after %.0f s disconnected" % IDLE_SECONDS,
                        "%.2f ms" % ((time.perf_counter() - t0) * 1e3))
 
@@ -79,7 +80,7 @@ class Reconnect(labtest.GuestTestCase):
         a = g.agent()
         c0 = g.agent_cputime("qgad")
         for _ in range(100):
-            a.cmd("guest-info")
+            a.ok("guest-info")
         busy = g.agent_cputime("qgad") - c0
         labtest.report("qgad CPU for 100 guest-info", "%.1f ms" % (busy * 1e3))
         self.assertGreater(busy, 0)
@@ -91,7 +92,7 @@ class Reconnect(labtest.GuestTestCase):
         labtest.report("agent CPU while a silent host is connected (%.0f s)" % IDLE_SECONDS,
                        "qgad %.1f ms" % (qgad * 1e3))
         self.assertLess(qgad, IDLE_CPU_MAX)
-        self.assertEqual(g.agent().cmd("guest-ping"), {})
+        self.assertEqual(g.agent().ok("guest-ping"), {})
 
 
 if __name__ == "__main__":

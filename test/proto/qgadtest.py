@@ -1,4 +1,5 @@
-"""Shared helper for qgad protocol tests: start the real daemon, talk to it over sockets.
+"""Shared helper for qgad protocol tests: start the real daemon, talk to it over sockets
+(the client itself is qgaclient.Client, which the QEMU lab in test/e2e uses too).
 
 Standard library only. Every wait has a deadline, so a hung daemon fails a test instead of
 hanging ctest. Every process started here is killed by PID on teardown.
@@ -31,9 +32,7 @@ sessions at once, the agent's files or processes) are marked @local_only(reason)
 
 import json
 import os
-import random
 import re
-import select
 import shutil
 import signal
 import socket
@@ -43,10 +42,10 @@ import tempfile
 import time
 import unittest
 
-from qgasync import take_sync_reply
+import qgaclient
+from qgaclient import QgaError, connect  # noqa: F401 (QgaError: for the tests)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_MISSING = object()
 
 
 def _find_bin():
@@ -80,7 +79,7 @@ def timeout(seconds):
     return seconds * SCALE
 
 
-DEFAULT_TIMEOUT = 10
+DEFAULT_TIMEOUT = qgaclient.DEFAULT_TIMEOUT
 
 
 def _remote_address(text):
@@ -161,15 +160,6 @@ def run_qgad(args, secs=DEFAULT_TIMEOUT, env=None, stdin=subprocess.DEVNULL):
         full_env.update(env)
     return subprocess.run([QGAD_BIN] + list(args), stdin=stdin, capture_output=True,
                           text=True, timeout=timeout(secs), env=full_env)
-
-
-class QgaError(Exception):
-    def __init__(self, reply):
-        err = reply.get('error', {})
-        self.cls = err.get('class')
-        self.desc = err.get('desc')
-        self.reply = reply
-        super().__init__('%s: %s' % (self.cls, self.desc))
 
 
 class Agent:
@@ -407,203 +397,31 @@ def _is_listening(address):
     if state is not None:
         return state
     try:
-        _connect(address, 1).close()
+        connect(address, 1).close()
         return True
     except OSError:
         return False
 
 
-def _connect(address, secs):
-    kind, where = address
-    if kind == 'unix':
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    else:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(secs)
-    try:
-        s.connect(where)
-    except BaseException:
-        s.close()
-        raise
-    s.settimeout(None)
-    return s
-
-
-class Client:
-    """One connection (one session). Replies are lines; a reply to guest-sync-delimited
-    starts with a raw 0xFF byte, which recv_reply strips (see .last_raw / .last_delimited).
-    Accepts an Agent, a RemoteAgent, or an address ('unix', path) / ('tcp', (host, port)).
-    On a device stream (QGAD_REMOTE_KIND=device) the session is shared with every earlier
+class Client(qgaclient.Client):
+    """qgaclient.Client for the suite: accepts an Agent, a RemoteAgent, or an address
+    ('unix', path) / ('tcp', (host, port)); deadlines scaled by QGAD_TIMEOUT_SCALE. On a
+    device stream (QGAD_REMOTE_KIND=device) the session is shared with every earlier
     client: the constructor resynchronises before the test sees the stream."""
 
     _device_client = None  # the one open client of a remote device (see __init__)
 
     def __init__(self, target, secs=DEFAULT_TIMEOUT):
         address = target.address() if isinstance(target, (Agent, RemoteAgent)) else target
-        if REMOTE_DEVICE and address == REMOTE and Client._device_client is not None:
+        device = REMOTE_DEVICE and address == REMOTE
+        if device and Client._device_client is not None:
             # QEMU's chardev serves one host connection at a time, a newer one only after
             # the older one closed: a new client takes the device over, as a host that
             # reconnects does (tests that need two at once are @local_only)
             Client._device_client.close()
-        self.sock = _connect(address, timeout(secs))
-        self.buf = bytearray()
-        self.eof = False
-        self.last_raw = None
-        self.last_delimited = False
-        self.device = REMOTE_DEVICE and address == REMOTE
-        if self.device:
+        super().__init__(address, secs, scale=SCALE, device=device)
+        if device:
             Client._device_client = self
-            try:
-                self.resync()
-            except BaseException:
-                self.close()
-                raise
-
-    # --- sending -------------------------------------------------------------------
-    def send_raw(self, data):
-        if isinstance(data, str):
-            data = data.encode()
-        self.sock.settimeout(timeout(DEFAULT_TIMEOUT))
-        try:
-            self.sock.sendall(data)
-        finally:
-            self.sock.settimeout(None)
-
-    @staticmethod
-    def request(name, args=None, id=_MISSING):
-        req = {'execute': name}
-        if args is not None:
-            req['arguments'] = args
-        if id is not _MISSING:
-            req['id'] = id
-        return json.dumps(req).encode()
-
-    def send(self, name, args=None, id=_MISSING):
-        self.send_raw(self.request(name, args, id))
-
-    # --- receiving -----------------------------------------------------------------
-    def _fill(self, deadline):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError('no reply from qgad in time')
-        r, _, _ = select.select([self.sock], [], [], left)
-        if not r:
-            raise TimeoutError('no reply from qgad in time')
-        data = self.sock.recv(1 << 20)
-        if not data:
-            self.eof = True
-            raise EOFError('qgad closed the connection')
-        self.buf += data
-
-    def recv_line(self, secs=DEFAULT_TIMEOUT):
-        """One raw reply line including a leading 0xFF if present, without the '\\n'."""
-        deadline = time.monotonic() + timeout(secs)
-        while True:
-            i = self.buf.find(b'\n')
-            if i >= 0:
-                line = bytes(self.buf[:i])
-                del self.buf[:i + 1]
-                return line
-            self._fill(deadline)
-
-    def recv_reply(self, secs=DEFAULT_TIMEOUT):
-        line = self.recv_line(secs)
-        self.last_raw = line
-        self.last_delimited = line.startswith(b'\xff')
-        return json.loads(line.lstrip(b'\xff').decode('ascii'))
-
-    def recv_replies(self, n, secs=DEFAULT_TIMEOUT):
-        return [self.recv_reply(secs) for _ in range(n)]
-
-    def expect_silence(self, secs=0.3):
-        """Assert nothing arrives for secs (not scaled: absence can only be sampled). On a
-        device, where a reply may be slower than the sample, a ping then proves it: replies
-        come in request order, so the ping's must be the next line."""
-        if self.buf:
-            raise AssertionError('unexpected bytes from qgad: %r' % bytes(self.buf[:200]))
-        r, _, _ = select.select([self.sock], [], [], secs)
-        if r:
-            data = self.sock.recv(65536)
-            if data:
-                raise AssertionError('unexpected bytes from qgad: %r' % data[:200])
-            self.eof = True
-            raise AssertionError('qgad closed the connection')
-        if self.device:
-            mark = 'silence-%d' % random.randint(1, 2**53)
-            self.send('guest-ping', id=mark)
-            reply = self.recv_reply()
-            if reply != {'return': {}, 'id': mark}:
-                raise AssertionError('unexpected reply from qgad: %r' % self.last_raw[:200])
-
-    def expect_closed(self, secs=DEFAULT_TIMEOUT):
-        """Read (and discard) until EOF or a reset; fail on timeout."""
-        deadline = time.monotonic() + timeout(secs)
-        try:
-            while True:
-                self.buf.clear()
-                self._fill(deadline)
-        except EOFError:
-            return True
-        except (ConnectionResetError, BrokenPipeError):
-            return True
-
-    # --- conveniences --------------------------------------------------------------
-    def cmd(self, name, args=None, id=_MISSING, secs=DEFAULT_TIMEOUT):
-        """Send one request and return its parsed reply."""
-        self.send(name, args, id)
-        return self.recv_reply(secs)
-
-    def ok(self, name, args=None, secs=DEFAULT_TIMEOUT):
-        """The 'return' value, or raise QgaError."""
-        reply = self.cmd(name, args, secs=secs)
-        if 'return' not in reply:
-            raise QgaError(reply)
-        return reply['return']
-
-    def err(self, name, args=None, secs=DEFAULT_TIMEOUT):
-        """(class, desc) of an expected error reply."""
-        reply = self.cmd(name, args, secs=secs)
-        if 'error' not in reply:
-            raise AssertionError('expected an error from %s, got %r' % (name, reply))
-        return reply['error']['class'], reply['error']['desc']
-
-    def sync(self, secs=DEFAULT_TIMEOUT):
-        """0xFF + guest-sync-delimited with a random id; skip everything up to its reply
-        (e.g. the parse error upstream emits for the 0xFF). Returns the id."""
-        sid = random.randint(1, 2**53)
-        self.send_raw(b'\xff' + self.request('guest-sync-delimited', {'id': sid}))
-        deadline = time.monotonic() + timeout(secs)
-        while True:
-            left = max(0.001, (deadline - time.monotonic()) / SCALE)
-            reply = self.recv_reply(left)
-            if reply.get('return') == sid:
-                if not self.last_delimited:
-                    raise AssertionError('guest-sync-delimited reply lacks the 0xFF prefix')
-                return sid
-
-    def resync(self, secs=3 * DEFAULT_TIMEOUT):
-        """Find the start of our own reply in a device stream: 0xFF (which makes the agent
-        drop partial input an earlier client left) + guest-sync-delimited, then discard
-        everything before 0xFF + that reply: stale replies, parse errors, a tty's echo."""
-        sid = random.randint(1, 2**53)
-        self.send_raw(b'\xff' + self.request('guest-sync-delimited', {'id': sid}))
-        deadline = time.monotonic() + timeout(secs)
-        while not take_sync_reply(self.buf, sid):
-            self._fill(deadline)
-        return sid
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
 
 def project_version():

@@ -1,6 +1,6 @@
 """Finding our own guest-sync-delimited reply in a device stream (virtio-serial,
-isa-serial), shared by the protocol suite's client (qgadtest.py) and the QEMU lab's
-(test/e2e/qga.py). Standard library only, no side effects on import."""
+isa-serial), for qgaclient.Client.resync() (the client of both the protocol suite and the
+QEMU lab). Standard library only, no side effects on import."""
 
 import json
 

@@ -6,11 +6,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qgadtest import Agent, Client, free_tcp_port, wait_for  # noqa: E402
+from qgadtest import Agent, Client, _is_listening, free_tcp_port, wait_for  # noqa: E402
 
 
 def _read(path):
@@ -89,10 +88,13 @@ class RelativePathsTest(unittest.TestCase):
             first.wait_ready(daemonized=True)
             second.start(wait=False)
             self.assertEqual(second.wait_exit(), 0)  # the parent always exits 0
-            time.sleep(0.5)
+            # the second daemon logs that it is locked out, then exits: its listener (opened
+            # before the lock is tried) closes and stays closed
+            wait_for(lambda: 'another instance' in second.log_text(), what='lock-out line')
+            second_address = ('tcp', ('127.0.0.1', second.port))
+            wait_for(lambda: not _is_listening(second_address), what='second listener closed')
             with socket.socket() as s:
                 self.assertNotEqual(s.connect_ex(('127.0.0.1', second.port)), 0)
-            self.assertIn('another instance', second.log_text())
             self.assertEqual(int(_read(pidfile)), d.pid)
             self.assertTrue(_alive(d.pid))
             d.stop()

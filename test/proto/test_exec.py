@@ -238,12 +238,14 @@ class ExecTest(AgentTestCase):
         self.assertGreaterEqual(time.monotonic() - t0, 0.19)
 
     def test_wait_dropped_by_sync_keeps_the_status(self):
-        pid = self.exec('sleep', ['0.3'], capture=True)
+        pid = self.exec('sh', ['-c', 'sleep 0.3; echo kept'], capture=True)
         self.c.send('guest-exec-status', {'pid': pid, '__org.qgad_wait': 5000})
         self.c.sync()  # drops the waiting reply
-        time.sleep(0.6)
-        st = self.c.ok('guest-exec-status', {'pid': pid})
-        self.assertEqual(st, {'exited': True, 'exitcode': 0})
+        # the dropped waiter is answered first (on exit, or already): the record and its
+        # output must still be there for this one
+        st = self.c.ok('guest-exec-status', {'pid': pid, '__org.qgad_wait': 5000})
+        self.assertEqual(st, {'exited': True, 'exitcode': 0, 'out-data': b64(b'kept\n'),
+                              'out-truncated': False})
 
     # ---- reaping, audit, round trip ----
 
@@ -251,10 +253,11 @@ class ExecTest(AgentTestCase):
     def test_no_zombies_after_200_execs(self):
         for batch in range(2):  # 2 x 100: the default cap of tracked processes is 128
             pids = [self.exec('true') for _ in range(100)]
-            # reaped as they exit, whether or not anybody asked for their status yet
-            time.sleep(0.5)
-            wait_for(lambda: not [k for k in children_of(self.agent.pid)
-                                  if proc_state(k) == 'Z'], what='no zombie children')
+            # reaped as they exit, whether or not anybody asked for their status yet: gone
+            # from /proc (a zombie stays there)
+            wait_for(lambda: all(proc_state(p) is None for p in pids), what='all reaped')
+            self.assertEqual([k for k in children_of(self.agent.pid)
+                              if proc_state(k) == 'Z'], [])
             for pid in pids:
                 self.assertEqual(self.wait(pid), {'exited': True, 'exitcode': 0})
             self.assertEqual([k for k in children_of(self.agent.pid) if k in pids], [])
@@ -297,18 +300,44 @@ class ExecCapsTest(unittest.TestCase):
             c.close()
 
     def test_output_total_across_processes(self):
+        """exec-output-total is one budget for all processes: the second gets what the
+        first left, and collecting output gives it back. Each child's output is read by
+        the agent to its end before the next child starts, so the split is exact."""
         with Agent(config='[qgad]\nexec-output-total=100000\n') as a:
             c = Client(a)
+            gate = a.tmp('gate')
+            os.mkfifo(gate)
+
+            def agent_fds():
+                fds = set()
+                for fd in os.listdir('/proc/%d/fd' % a.pid):
+                    try:
+                        fds.add(os.readlink('/proc/%d/fd/%s' % (a.pid, fd)))
+                    except FileNotFoundError:
+                        pass
+                return fds
+
+            def open_gate():
+                try:  # ENXIO until the child has opened its end
+                    return os.open(gate, os.O_WRONLY | os.O_NONBLOCK)
+                except OSError:
+                    return None
 
             def run():
-                pid = c.ok('guest-exec', {'path': 'head', 'arg': ['-c', '80000', '/dev/zero'],
-                                          'capture-output': True})['pid']
-                wait_for(lambda: not os.path.exists('/proc/%d' % pid) or
-                         proc_state(pid) == 'Z', what='exit')
+                """80000 bytes from a child that waits at the gate until the test has
+                seen the agent's end of its stdout pipe; returns once the agent has read
+                that pipe to EOF and closed it: all charged, nothing collected yet."""
+                pid = c.ok('guest-exec', {'path': 'sh', 'arg': [
+                    '-c', 'read x < %s; exec head -c 80000 /dev/zero' % gate],
+                    'capture-output': True})['pid']
+                pipe = os.readlink('/proc/%d/fd/1' % pid)
+                self.assertTrue(pipe.startswith('pipe:'), pipe)
+                self.assertIn(pipe, agent_fds())
+                os.close(wait_for(open_gate, what='the child at the gate'))  # EOF: it goes on
+                wait_for(lambda: pipe not in agent_fds(), what='the agent at EOF of the output')
                 return pid
 
             p1, p2 = run(), run()
-            time.sleep(0.2)
             s1 = c.ok('guest-exec-status', {'pid': p1, '__org.qgad_wait': 5000})
             s2 = c.ok('guest-exec-status', {'pid': p2, '__org.qgad_wait': 5000})
             self.assertEqual((len(unb64(s1['out-data'])), s1['out-truncated']), (80000, False))

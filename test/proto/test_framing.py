@@ -1,7 +1,6 @@
 """Framing: pipelining, arbitrary splits, 0xFF resync, the sync reply, parser caps
 (PROTOCOL.md 4.1, Part 1 items 2 and 4)."""
 
-import time
 import unittest
 
 from qgadtest import (AgentTestCase, Client, iterations, local_only, main, skip_unless_carries,
@@ -28,6 +27,9 @@ class FramingTest(AgentTestCase):
             self.assertEqual(r['return'], i if i % 3 == 0 else {})
 
     def test_split_at_every_byte(self):
+        """Three requests sent in two parts, split at every byte: the agent has read the
+        first part before the second is sent, so it gets them in two reads (in remote
+        mode: QEMU has taken the first part off its chardev socket)."""
         msg = (Client.request('guest-sync', {'id': 1733000000001}, id='a') +
                b' \n' + b"{'execute':'guest-ping','id':[\"x\\\"y\"]}" +
                Client.request('guest-sync-delimited', {'id': -5}))
@@ -37,7 +39,7 @@ class FramingTest(AgentTestCase):
         for k in splits[::len(splits) // iterations(len(splits))]:  # evenly spread if scaled
             with self.subTest(split=k):
                 self.c.send_raw(msg[:k])
-                time.sleep(0.001)
+                self.c.wait_consumed()
                 self.c.send_raw(msg[k:])
                 self.assertEqual(self.c.recv_replies(3), expect)
                 self.assertTrue(self.c.last_delimited)
@@ -46,6 +48,7 @@ class FramingTest(AgentTestCase):
         msg = Client.request('guest-sync', {'id': 77}, id={'k': [1, 2]})
         for b in msg:
             self.c.send_raw(bytes([b]))
+            self.c.wait_consumed()  # one read per byte
         self.assertEqual(self.c.recv_reply(), {'return': 77, 'id': {'k': [1, 2]}})
 
     # --- sync ----------------------------------------------------------------------
