@@ -1,4 +1,8 @@
+/* Freeing big things in the threadpool, and giving the heap back to the kernel there.
+ * Trims are counted so the loop-stall check can tell a trim's hold on the allocator. */
 #include "base/release.h"
+
+#include <stdatomic.h>
 
 #include <malloc.h>
 #include <stdlib.h>
@@ -38,7 +42,21 @@ void release_in_pool(void (*release)(void *), void *p)
     }
 }
 
+static atomic_uint trim_epoch; /* odd while a trim runs */
+static atomic_flag trim_running = ATOMIC_FLAG_INIT;
+
 void heap_trim(void)
 {
+    /* one at a time: a second thread's trim would only wait for the lock and redo it */
+    if (atomic_flag_test_and_set(&trim_running))
+        return;
+    atomic_fetch_add(&trim_epoch, 1);
     malloc_trim(0);
+    atomic_fetch_add(&trim_epoch, 1);
+    atomic_flag_clear(&trim_running);
+}
+
+unsigned heap_trim_epoch(void)
+{
+    return atomic_load(&trim_epoch);
 }
