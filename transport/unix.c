@@ -1,11 +1,12 @@
 /* unix-listen: a stream socket at -p PATH. As upstream, a stale file at PATH is unlinked
- * before bind(); unlike upstream, the socket file is removed again on close (only if it is
- * still the one we created, so a newer instance's socket is left alone). */
+ * before bind(), but unlike upstream never the socket of an agent still listening there;
+ * the socket file is removed again on close (only if it is still the one we created). */
 #include "transport/internal.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,6 +20,18 @@ struct unix_identity {
     ino_t ino;
 };
 
+/* Somebody accepts connections at sa (a live agent, not a stale file). */
+static bool unix_path_listening(const struct sockaddr_un *sa)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    /* a full backlog (EAGAIN) is a listener too; a stale file gives ECONNREFUSED */
+    bool live = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 || errno == EAGAIN;
+    close(fd);
+    return live;
+}
+
 static int unix_listen_fd(struct transport_channel *ch, const char **note)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -30,6 +43,10 @@ static int unix_listen_fd(struct transport_channel *ch, const char **note)
     }
     memcpy(sa.sun_path, ch->path, strlen(ch->path) + 1);
 
+    if (unix_path_listening(&sa)) {
+        *note = "another process is listening on it";
+        return -EADDRINUSE;
+    }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;

@@ -104,6 +104,26 @@ class RelativePathsTest(unittest.TestCase):
 
 
 class ListenTest(unittest.TestCase):
+    def test_unix_socket_of_a_live_agent_is_not_stolen(self):
+        """A second agent on the same unix path fails instead of unlinking the first one's
+        socket (which would leave the first unreachable once the second exits); a stale
+        file left by a killed agent is replaced."""
+        with Agent() as first:
+            second = Agent(path=first.path)
+            try:
+                second.start(wait=False)
+                self.assertEqual(second.wait_exit(), 1)
+                self.assertIn('another process is listening on it', second.log_text())
+                with Client(first) as c:
+                    self.assertEqual(c.ok('guest-sync', {'id': 3}), 3)
+            finally:
+                second.cleanup()
+            first.stop(sig=signal.SIGKILL)
+            self.assertTrue(os.path.exists(first.path))  # stale: nobody listens
+            with Agent(path=first.path) as third:
+                with Client(third) as c:
+                    self.assertEqual(c.ok('guest-sync', {'id': 4}), 4)
+
     def test_extra_listeners(self):
         port = free_tcp_port()
         with Agent(extra_args=['--listen', 'tcp-listen:127.0.0.1:%d' % port,
