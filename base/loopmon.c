@@ -48,15 +48,14 @@ static uint64_t thread_cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* The loop thread's CPU time and voluntary context switches so far. */
+/* The loop thread's CPU time (exact: the scheduler's, not rusage's 4 ms ticks) and its
+ * voluntary context switches so far. */
 static void thread_usage(uint64_t *cpu_ns, long *nvcsw)
 {
     struct rusage ru;
     getrusage(RUSAGE_THREAD, &ru);
-    *cpu_ns = ((uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
-               (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec)) *
-              1000u;
     *nvcsw = ru.ru_nvcsw;
+    *cpu_ns = thread_cpu_ns();
 }
 
 /* A heap trim ran during the open segment, or runs now. */
