@@ -2,7 +2,7 @@
  * counter (never reused; persisted in the threadpool), capped in number, and every file
  * operation is a pool job. The requests on one handle wait in its FIFO, so only one job
  * touches the stream at a time; a closed handle's record lives on until the requests
- * already queued on it have failed, which is what the reference count is for. */
+ * already queued on it have failed. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -73,8 +73,7 @@ struct file_handle {
     int64_t id;
     struct plat_file *file; /* while busy, only the running job touches it */
     struct cmd_serial serial;
-    unsigned refs; /* calls holding the record: queued or running */
-    bool closed;   /* gone for new requests; freed when refs drops to 0 */
+    bool closed; /* gone for new requests; freed once no call is left in its FIFO */
     bool busy;     /* a job is in the threadpool */
     struct file_handle *next;
 };
@@ -90,9 +89,11 @@ static struct file_handle *handle_find(int64_t id, bool include_closed)
     return NULL;
 }
 
-static void handle_unref(struct file_handle *h)
+/* After a call on h finished (its FIFO slot already passed on): a closed handle goes
+ * once the calls queued behind the close have failed. */
+static void handle_release(struct file_handle *h)
 {
-    if (--h->refs > 0 || !h->closed)
+    if (!h->closed || h->serial.running || h->serial.head)
         return;
     for (struct file_handle **p = &handles; *p; p = &(*p)->next) {
         if (*p == h) {
@@ -110,7 +111,7 @@ static void fail_not_found(cmd_call *call, int64_t id)
     call_fail(call, "handle '%" PRId64 "' has not been found", id);
 }
 
-/* The row's serial step: the handle's FIFO (the record is held until the call ends). */
+/* The row's serial step: the handle's FIFO (the record lives while calls wait in it). */
 struct cmd_serial *cmd_file_queue(cmd_call *call)
 {
     const struct file_handle_args *a = call_args(call);
@@ -119,7 +120,6 @@ struct cmd_serial *cmd_file_queue(cmd_call *call)
         fail_not_found(call, a->handle);
         return NULL;
     }
-    h->refs++;
     return &h->serial;
 }
 
@@ -131,7 +131,7 @@ static struct file_handle *handle_turn(cmd_call *call)
     struct file_handle *h = handle_find(a->handle, true);
     if (h->closed) {
         fail_not_found(call, a->handle);
-        handle_unref(h); /* after the failure released the FIFO slot */
+        handle_release(h); /* after the failure released the FIFO slot */
         return NULL;
     }
     h->busy = true;
@@ -149,7 +149,7 @@ void cmd_file_end(cmd_call *call, void *ctx, yajl_val out, char *err)
     struct file_handle *h = ctx;
     h->busy = false;
     call_finish_with(call, out, err); /* releases the FIFO slot, which lives in h */
-    handle_unref(h);
+    handle_release(h);
 }
 
 /* A failed step's error text: "<what>: <strerror>", named after the step that failed. */
@@ -315,7 +315,7 @@ void cmd_file_seek_begin(cmd_call *call)
         return;
     h->busy = false;
     call_fail(call, "invalid whence code %" PRId64, a->whence);
-    handle_unref(h);
+    handle_release(h);
 }
 
 int cmd_file_seek(const void *args, void *ctx, yajl_val *out, char **err)
