@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "platform/child.h"
+#include "proc_testutil.h"
 
 struct run {
     bool done;
@@ -151,20 +152,6 @@ static void test_cap_and_budget(void **state)
     run_free(&r);
 }
 
-static bool process_gone(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return true;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    const char *p = strrchr(buf, ')');
-    return p && (p[2] == 'Z' || p[2] == 'X'); /* dead, not yet reaped by init */
-}
-
 static void test_deadline_kills_group(void **state)
 {
     /* the grandchild holds stdout: only a group kill ends it before 30 s */
@@ -187,9 +174,9 @@ static void test_deadline_kills_group(void **state)
     pid_t grandchild = (pid_t)atoi(r.out);
     assert_true(grandchild > 0);
     double end = now_s() + 5;
-    while (!process_gone(grandchild) && now_s() < end)
+    while (!testutil_process_gone(grandchild) && now_s() < end)
         usleep(10000);
-    assert_true(process_gone(grandchild));
+    assert_true(testutil_process_gone(grandchild));
     /* reaped by libuv: no zombie left for us */
     assert_int_equal(waitpid(pid, NULL, WNOHANG), -1);
     assert_int_equal(errno, ECHILD);
