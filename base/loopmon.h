@@ -35,7 +35,10 @@ static inline void loopmon_mark(const char *what)
 {
     (void)what;
 }
-#define loopmon_mark_fmt(...) ((void)0)
+static inline __attribute__((format(printf, 1, 2))) void loopmon_mark_fmt(const char *fmt, ...)
+{
+    (void)fmt;
+}
 static inline void loopmon_mark_parsed(size_t message_bytes)
 {
     (void)message_bytes;
