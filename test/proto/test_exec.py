@@ -5,6 +5,8 @@ items 6, 9, 10)."""
 
 import base64
 import os
+import select
+import sys
 import statistics
 import time
 import unittest
@@ -105,6 +107,27 @@ class ExecTest(AgentTestCase):
                          '(No such file or directory)')
         # the reply is pure ASCII on the wire
         self.assertIn(b'\\u201C', self.c.last_raw.replace(b'\\u201c', b'\\u201C'))
+
+    def test_long_path_search_runs_off_the_loop(self):
+        """A PATH of 500,000 empty entries is 500,000 stat() calls: in the threadpool, so
+        another session's pings are answered meanwhile (and the loop-stall check, on in
+        the test build, would fail this test if the search ran on the loop)."""
+        env = ['PATH=' + ':' * 500000]
+        t0 = time.monotonic()
+        self.c.send('guest-exec', {'path': 'qgad-no-such-command', 'env': env})
+        pings = 0
+        with Client(self.agent) as other:
+            while True:
+                self.assertEqual(other.ok('guest-ping'), {})
+                pings += 1
+                if self.c.buf or select.select([self.c.sock], [], [], 0)[0]:
+                    break
+        reply = self.c.recv_reply()
+        self.assertEqual(reply['error']['desc'], 'Failed to execute child process '
+                         '\u201cqgad-no-such-command\u201d (No such file or directory)')
+        print('PATH search of 500,000 entries: %.2f s, %d pings answered meanwhile'
+              % (time.monotonic() - t0, pings), file=sys.stderr)
+        self.assertGreater(pings, 1)
 
     def test_signal_reported(self):
         st = self.run_sh('kill -9 $$', True)
