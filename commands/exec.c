@@ -63,6 +63,8 @@ ARG_LIST(cmd_exec_args, struct exec_args,
          {ARG_AT(struct exec_args, timeout), .name = "__org.qgad_timeout", .type = ARG_NUMBER,
           .optional = true});
 
+struct exec_prep;
+
 struct exec_waiter {
     uv_timer_t timer;
     cmd_call *call;
@@ -71,9 +73,11 @@ struct exec_waiter {
 };
 
 struct exec_rec {
-    int64_t pid;
+    int64_t pid; /* 0 while starting */
     struct plat_child *child;
-    bool has_out, has_err; /* streams to report */
+    cmd_call *starting;     /* the guest-exec call, until the child started */
+    struct exec_prep *prep; /* its prepared arguments, as long */
+    bool has_out, has_err;  /* streams to report */
     struct exec_waiter *waiters;
     struct exec_rec *next;
     char *out_b64, *err_b64; /* filled when reported */
@@ -87,7 +91,7 @@ static struct plat_child_budget output_budget;
 static struct exec_rec *rec_find(int64_t pid)
 {
     for (struct exec_rec *r = recs; r; r = r->next)
-        if (r->pid == pid)
+        if (!r->starting && r->pid == pid)
             return r;
     return NULL;
 }
@@ -391,8 +395,42 @@ static void prep_free(struct exec_prep *p)
     free(p);
 }
 
-/* Starts the prepared process; returns 0 or -errno. */
-static int exec_spawn(const struct exec_args *a, struct exec_prep *p, struct exec_rec **out)
+static void exec_failed(cmd_call *call, const char *path, int rc)
+{
+    call_fail(call, "Failed to execute child process \xe2\x80\x9c%s\xe2\x80\x9d (%s)", path,
+              strerror(-rc));
+}
+
+/* The child runs (the reply is its pid) or could not be started (the record goes). */
+static void exec_started(struct plat_child *child, int rc, void *data)
+{
+    loopmon_mark("guest-exec started");
+    struct exec_rec *rec = data;
+    cmd_call *call = rec->starting;
+    struct exec_prep *p = rec->prep;
+    const struct exec_args *a = call_args(call);
+
+    rec->starting = NULL;
+    rec->prep = NULL;
+    if (rc == 0)
+        rec->pid = plat_child_pid(child);
+    exec_audit(a, p->argv, rec->pid, rc);
+    if (rc < 0) {
+        exec_failed(call, a->path, rc);
+        rec->child = NULL; /* freed by the platform */
+        rec_unlink(rec);
+        rec_free(rec);
+    } else {
+        yajl_val r = json_object();
+        json_object_add_int(r, "pid", rec->pid);
+        call_return(call, r);
+    }
+    prep_free(p);
+}
+
+/* Requests the start of the prepared process; the record counts from now on. Returns 0
+ * (p is the record's, the call is finished by exec_started) or -errno. */
+static int exec_spawn(cmd_call *call, const struct exec_args *a, struct exec_prep *p)
 {
     struct plat_child_opts o = {
         .path = p->program,
@@ -412,17 +450,17 @@ static int exec_spawn(const struct exec_args *a, struct exec_prep *p, struct exe
     struct exec_rec *rec = xcalloc(1, sizeof(*rec));
     rec->has_out = o.out == PLAT_CHILD_CAPTURE;
     rec->has_err = o.err == PLAT_CHILD_CAPTURE;
+    rec->starting = call;
+    rec->prep = p;
     loopmon_mark("guest-exec spawn");
-    int rc = plat_child_spawn(&o, exec_child_done, rec, &rec->child);
+    int rc = plat_child_spawn(&o, exec_started, exec_child_done, rec, &rec->child);
     if (rc < 0) {
         free(rec);
         return rc;
     }
-    rec->pid = plat_child_pid(rec->child);
     rec->next = recs;
     recs = rec;
     n_recs++;
-    *out = rec;
     return 0;
 }
 
@@ -430,7 +468,6 @@ void cmd_exec_end(cmd_call *call, void *ctx, yajl_val out, char *err)
 {
     const struct exec_args *a = call_args(call);
     struct exec_prep *p = ctx;
-    struct exec_rec *rec = NULL;
 
     json_free(out);
     if (err) {
@@ -441,16 +478,11 @@ void cmd_exec_end(cmd_call *call, void *ctx, yajl_val out, char *err)
                   "with guest-exec-status)",
                   cmd_settings.max_exec_processes);
     } else {
-        int rc = p->program ? exec_spawn(a, p, &rec) : p->find_rc;
-        exec_audit(a, p->argv, rec ? rec->pid : 0, rc);
-        if (rc < 0) {
-            call_fail(call, "Failed to execute child process \xe2\x80\x9c%s\xe2\x80\x9d (%s)",
-                      a->path, strerror(-rc));
-        } else {
-            yajl_val r = json_object();
-            json_object_add_int(r, "pid", rec->pid);
-            call_return(call, r);
-        }
+        int rc = p->program ? exec_spawn(call, a, p) : p->find_rc;
+        if (rc == 0)
+            return; /* exec_started finishes the call */
+        exec_audit(a, p->argv, 0, rc);
+        exec_failed(call, a->path, rc);
     }
     prep_free(p);
 }
@@ -462,6 +494,10 @@ void cmd_exec_release_all(void)
         struct exec_waiter *list = rec->waiters;
         rec->waiters = NULL;
         rec_unlink(rec);
+        if (rec->starting) { /* its start will not be reported: the child is left alone */
+            call_fail(rec->starting, "the agent is stopping");
+            prep_free(rec->prep);
+        }
         while (list) {
             struct exec_waiter *w = list;
             cmd_call *call = w->call;

@@ -1,16 +1,12 @@
-/* Child processes on the loop. Every pipe is made here with uv_pipe() (O_CLOEXEC, so no
- * other child inherits it and EOF really means "the group let go"), the child ends are
- * handed over with UV_INHERIT_FD, which also makes "merged" one pipe on fds 1 and 2.
- * UV_PROCESS_DETACHED puts the child in its own session, so its pid is its group id and a
- * deadline can kill the whole group. libuv resets signal dispositions and the signal mask
- * in the child, so SIGPIPE is the default there. */
+/* Child processes on the loop: started by platform/spawn.c's pool job, their pipes read and
+ * written here, reaped via a pidfd (libuv on old kernels), the group killed at a deadline. */
 #include "platform/child.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -18,6 +14,11 @@
 #include "base/log.h"
 #include "base/loopmon.h"
 #include "base/xalloc.h"
+#include "platform/spawn.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
 
 #define CHILD_READ_CHUNK (64u << 10)
 /* After a deadline kill, how long a descendant that left the group may hold our pipes
@@ -32,18 +33,26 @@ struct child_pipe {
 };
 
 struct plat_child {
-    uv_process_t proc;
+    uv_work_t work;        /* the start job */
+    struct spawn_job *job; /* while starting */
+    uv_process_t proc;     /* the uv_spawn fallback */
+    uv_poll_t poll;        /* the pidfd: readable once the child exited */
+    int pidfd;
     uv_timer_t timer;
+    uint64_t timeout_ms;
     struct child_pipe in, out, err;
     uv_write_t write_req;
     char *input;
+    size_t input_len;
     struct plat_child_result res;
     size_t cap;
     struct plat_child_budget *budget;
+    plat_child_started_fn started;
     plat_child_done_fn done;
     void *data;
     int live_handles; /* initialised and not yet closed */
-    bool proc_open, timer_open;
+    bool proc_open, poll_open, timer_open;
+    bool starting, free_kill; /* free_kill: plat_child_free(, true) came while starting */
     bool reaped, finished, freed, grace, loop_unref;
 };
 
@@ -52,7 +61,7 @@ static char discard_buf[CHILD_READ_CHUNK];
 
 static void child_release(struct plat_child *c)
 {
-    if (!c->freed || c->live_handles > 0)
+    if (!c->freed || c->live_handles > 0 || c->starting)
         return;
     if (c->budget) {
         uint64_t mine = c->res.out.len + c->res.err.len;
@@ -94,6 +103,25 @@ static void proc_close(struct plat_child *c)
         return;
     c->proc_open = false;
     uv_close((uv_handle_t *)&c->proc, on_handle_closed);
+}
+
+static void on_poll_closed(uv_handle_t *h)
+{
+    struct plat_child *c = h->data;
+    if (c->pidfd >= 0)
+        close(c->pidfd); /* no longer watched: libuv dropped it at uv_close */
+    c->pidfd = -1;
+    on_handle_closed(h);
+}
+
+/* Stops watching the exit: the pidfd (or the fallback's process handle). */
+static void watch_close(struct plat_child *c)
+{
+    proc_close(c);
+    if (!c->poll_open)
+        return;
+    c->poll_open = false;
+    uv_close((uv_handle_t *)&c->poll, on_poll_closed);
 }
 
 static void group_kill(struct plat_child *c, int sig)
@@ -188,6 +216,29 @@ static void on_child_exit(uv_process_t *proc, int64_t exit_status, int term_sign
     child_check_done(c);
 }
 
+/* The pidfd is readable: the child exited; reap it. */
+static void on_pidfd(uv_poll_t *h, int status, int events)
+{
+    loopmon_mark("child: exit");
+    struct plat_child *c = h->data;
+    siginfo_t info;
+    int rc;
+    memset(&info, 0, sizeof(info));
+    do
+        rc = waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &info, WEXITED | WNOHANG);
+    while (rc < 0 && errno == EINTR);
+    if (rc == 0 && info.si_pid == 0)
+        return; /* not yet (a poll error, say) */
+    if (rc < 0)
+        log_warning("child %lld: waitid: %s", (long long)c->res.pid, strerror(errno));
+    c->reaped = true;
+    c->res.exited = rc == 0 && info.si_code == CLD_EXITED;
+    c->res.exit_code = c->res.exited ? info.si_status : 0;
+    c->res.signal = rc == 0 && !c->res.exited ? info.si_status : 0;
+    watch_close(c);
+    child_check_done(c);
+}
+
 static void on_deadline(uv_timer_t *t)
 {
     loopmon_mark("child: deadline");
@@ -216,43 +267,6 @@ static void on_input_written(uv_write_t *req, int status)
     pipe_close(&c->in); /* EOF for the child */
 }
 
-char *plat_child_find_program(const char *path, const char *const *env, int *err)
-{
-    if (!path || !*path) {
-        *err = -ENOENT;
-        return NULL;
-    }
-    if (strchr(path, '/'))
-        return xstrdup(path);
-
-    const char *search = NULL;
-    for (const char *const *e = env; e && *e && !search; e++)
-        if (strncmp(*e, "PATH=", 5) == 0)
-            search = *e + 5;
-    if (!search)
-        search = getenv("PATH");
-    if (!search)
-        search = "/bin:/usr/bin";
-
-    bool denied = false;
-    for (const char *dir = search;; dir++) {
-        size_t n = strcspn(dir, ":");
-        char *cand = n ? xasprintf("%.*s/%s", (int)n, dir, path) : xasprintf("./%s", path);
-        struct stat st;
-        if (stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
-            if (access(cand, X_OK) == 0)
-                return cand;
-            denied = true;
-        }
-        free(cand);
-        dir += n;
-        if (!*dir)
-            break;
-    }
-    *err = denied ? -EACCES : -ENOENT;
-    return NULL;
-}
-
 /* A write to a pipe whose reader has gone must be an EPIPE error, not our death. */
 static void ignore_sigpipe(void)
 {
@@ -261,13 +275,6 @@ static void ignore_sigpipe(void)
         signal(SIGPIPE, SIG_IGN);
         done = true;
     }
-}
-
-static void close_fd(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
 }
 
 /* The parent end of a pipe, read or written by the loop. */
@@ -292,17 +299,15 @@ static void pipe_attach(struct plat_child *c, struct child_pipe *p, int fd,
     }
 }
 
-static void start_input(struct plat_child *c, const struct plat_child_opts *opts)
+static void start_input(struct plat_child *c)
 {
     if (!c->in.open)
         return;
-    if (opts->input_len == 0) {
+    if (c->input_len == 0) {
         pipe_close(&c->in);
         return;
     }
-    c->input = xmalloc(opts->input_len);
-    memcpy(c->input, opts->input, opts->input_len);
-    uv_buf_t buf = uv_buf_init(c->input, (unsigned)opts->input_len);
+    uv_buf_t buf = uv_buf_init(c->input, (unsigned)c->input_len);
     c->write_req.data = c;
     int rc = uv_write(&c->write_req, (uv_stream_t *)&c->in.handle, &buf, 1, on_input_written);
     if (rc < 0) {
@@ -311,109 +316,151 @@ static void start_input(struct plat_child *c, const struct plat_child_opts *opts
     }
 }
 
-struct child_fds {
-    int in[2], out[2], err[2];
-};
-
-static int make_pipes(const struct plat_child_opts *o, struct child_fds *f,
-                      uv_stdio_container_t *stdio)
+/* Stops what is still running: pipes and deadline closed; the group killed (and still
+ * reaped) with kill_group, else the child is left running and no longer watched. */
+static void child_stop(struct plat_child *c, bool kill_group)
 {
-    int rc = 0;
-    stdio[0].flags = stdio[1].flags = stdio[2].flags = UV_IGNORE; /* /dev/null */
-    if (o->has_input && (rc = uv_pipe(f->in, 0, 0)) == 0) {
-        stdio[0].flags = UV_INHERIT_FD;
-        stdio[0].data.fd = f->in[0];
+    pipe_close(&c->in);
+    pipe_close(&c->out);
+    pipe_close(&c->err);
+    timer_close(c);
+    if (kill_group)
+        group_kill(c, SIGKILL);
+    if (!kill_group || c->reaped)
+        watch_close(c); /* else it stays open to reap the killed child */
+}
+
+/* Watches the started child's exit through its pidfd. */
+static int watch_pidfd(struct plat_child *c)
+{
+    int rc = uv_poll_init(uv_default_loop(), &c->poll, c->job->pidfd);
+    if (rc < 0) {
+        log_error("child %lld: pidfd poll: %s", (long long)c->job->pid, uv_strerror(rc));
+        kill(-c->job->pid, SIGKILL);
+        siginfo_t info; /* just killed: reaped at once */
+        while (waitid(P_PID, (id_t)c->job->pid, &info, WEXITED) < 0 && errno == EINTR)
+            ;
+        return rc;
     }
-    if (rc == 0 && o->out == PLAT_CHILD_CAPTURE && (rc = uv_pipe(f->out, 0, 0)) == 0) {
-        stdio[1].flags = UV_INHERIT_FD;
-        stdio[1].data.fd = f->out[1];
-    }
-    if (rc == 0 && o->err == PLAT_CHILD_CAPTURE && (rc = uv_pipe(f->err, 0, 0)) == 0) {
-        stdio[2].flags = UV_INHERIT_FD;
-        stdio[2].data.fd = f->err[1];
-    }
-    if (rc == 0 && o->err == PLAT_CHILD_TO_STDOUT && o->out == PLAT_CHILD_CAPTURE) {
-        stdio[2].flags = UV_INHERIT_FD;
-        stdio[2].data.fd = f->out[1];
+    c->pidfd = c->job->pidfd;
+    c->job->pidfd = -1;
+    c->poll.data = c;
+    c->poll_open = true;
+    c->live_handles++;
+    if (c->loop_unref)
+        uv_unref((uv_handle_t *)&c->poll);
+    uv_poll_start(&c->poll, UV_READABLE, on_pidfd);
+    return 0;
+}
+
+/* The fallback: uv_spawn on the loop, reaped by libuv. */
+static int watch_uv_spawn(struct plat_child *c)
+{
+    bool init = false;
+    int rc = spawn_job_uv_spawn(c->job, &c->proc, on_child_exit, &init);
+    if (init) {
+        c->proc.data = c;
+        c->proc_open = true;
+        c->live_handles++;
+        if (c->loop_unref)
+            uv_unref((uv_handle_t *)&c->proc);
     }
     return rc;
 }
 
-static int child_start(struct plat_child *c, const struct plat_child_opts *opts, char *file)
+/* The child runs: its pipes are the loop's, its deadline starts. */
+static void child_attach(struct plat_child *c)
 {
-    struct child_fds f = {{-1, -1}, {-1, -1}, {-1, -1}};
-    uv_stdio_container_t stdio[3];
-    uv_process_options_t po = {0};
-
-    int rc = make_pipes(opts, &f, stdio);
-    if (rc == 0) {
-        po.exit_cb = on_child_exit;
-        po.file = file;
-        po.args = (char **)opts->argv;
-        po.env = (char **)opts->env;
-        po.cwd = opts->cwd;
-        po.flags = UV_PROCESS_DETACHED; /* setsid: own session and process group */
-        po.stdio_count = 3;
-        po.stdio = stdio;
-        rc = uv_spawn(uv_default_loop(), &c->proc, &po);
-        /* uv_spawn initialises the handle even when it fails: it must be closed */
-        c->proc.data = c;
-        c->proc_open = true;
-        c->live_handles++;
-    }
-    close_fd(&f.in[0]);
-    close_fd(&f.out[1]);
-    close_fd(&f.err[1]);
-    if (rc < 0) {
-        close_fd(&f.in[1]);
-        close_fd(&f.out[0]);
-        close_fd(&f.err[0]);
-        return rc;
-    }
-    c->res.pid = c->proc.pid;
-    if (c->loop_unref)
-        uv_unref((uv_handle_t *)&c->proc);
-    if (f.in[1] >= 0)
-        pipe_attach(c, &c->in, f.in[1], NULL);
-    if (f.out[0] >= 0)
-        pipe_attach(c, &c->out, f.out[0], &c->res.out);
-    if (f.err[0] >= 0)
-        pipe_attach(c, &c->err, f.err[0], &c->res.err);
-    return 0;
-}
-
-int plat_child_spawn(const struct plat_child_opts *opts, plat_child_done_fn done, void *data,
-                     struct plat_child **out)
-{
-    int err = 0;
-    char *file = plat_child_find_program(opts->path, opts->env, &err);
-    if (!file)
-        return err;
-    ignore_sigpipe();
-
-    struct plat_child *c = xcalloc(1, sizeof(*c));
-    c->cap = opts->cap ? opts->cap : QGAD_EXEC_STREAM_CAP;
-    c->budget = opts->budget;
-    c->loop_unref = opts->loop_unref;
-    c->done = done;
-    c->data = data;
-    int rc = child_start(c, opts, file);
-    free(file);
-    if (rc < 0) {
-        c->freed = true;
-        proc_close(c); /* frees c once closed */
-        child_release(c);
-        return rc;
-    }
+    struct spawn_job *j = c->job;
+    if (j->in >= 0)
+        pipe_attach(c, &c->in, j->in, NULL);
+    if (j->out_fd >= 0)
+        pipe_attach(c, &c->out, j->out_fd, &c->res.out);
+    if (j->err_fd >= 0)
+        pipe_attach(c, &c->err, j->err_fd, &c->res.err);
+    j->in = j->out_fd = j->err_fd = -1;
     uv_timer_init(uv_default_loop(), &c->timer);
     c->timer.data = c;
     if (c->loop_unref)
         uv_unref((uv_handle_t *)&c->timer);
     c->timer_open = true;
     c->live_handles++;
-    if (opts->timeout_ms)
-        uv_timer_start(&c->timer, on_deadline, opts->timeout_ms, 0);
-    start_input(c, opts);
+    if (c->timeout_ms)
+        uv_timer_start(&c->timer, on_deadline, c->timeout_ms, 0);
+    start_input(c);
+}
+
+static void on_start_work(uv_work_t *req)
+{
+    struct plat_child *c = req->data;
+    spawn_job_run(c->job);
+}
+
+/* Back on the loop: watch the child and report the start (or free a failed one). */
+static void on_start_done(uv_work_t *req, int status)
+{
+    loopmon_mark("child: started");
+    struct plat_child *c = req->data;
+    int rc = status < 0 ? status : c->job->rc;
+    if (rc == 0)
+        rc = c->job->uv_path ? watch_uv_spawn(c) : watch_pidfd(c);
+    if (rc == 0) {
+        c->res.pid = c->job->pid;
+        if (!c->freed)
+            child_attach(c);
+    }
+    spawn_job_free(c->job); /* closes what was not attached */
+    c->job = NULL;
+    if (rc < 0) {
+        if (!c->freed) /* still "starting": a plat_child_free in there only marks it */
+            c->started(c, rc, c->data);
+        c->starting = false;
+        c->freed = true;
+        watch_close(c); /* a failed uv_spawn's handle */
+        child_release(c);
+        return;
+    }
+    c->starting = false;
+    if (c->freed) { /* freed while starting */
+        child_stop(c, c->free_kill);
+        child_release(c);
+        return;
+    }
+    c->started(c, 0, c->data); /* may free c */
+}
+
+int plat_child_spawn(const struct plat_child_opts *opts, plat_child_started_fn started,
+                     plat_child_done_fn done, void *data, struct plat_child **out)
+{
+    if (!opts || !opts->argv || !opts->argv[0] || !started || !done || !out ||
+        (opts->has_input && opts->input_len && !opts->input))
+        return -EINVAL;
+    ignore_sigpipe();
+
+    struct plat_child *c = xcalloc(1, sizeof(*c));
+    c->cap = opts->cap ? opts->cap : QGAD_EXEC_STREAM_CAP;
+    c->budget = opts->budget;
+    c->loop_unref = opts->loop_unref;
+    c->timeout_ms = opts->timeout_ms;
+    c->started = started;
+    c->done = done;
+    c->data = data;
+    c->pidfd = -1;
+    if (opts->has_input && opts->input_len) {
+        c->input = xmalloc(opts->input_len);
+        memcpy(c->input, opts->input, opts->input_len);
+        c->input_len = opts->input_len;
+    }
+    c->job = spawn_job_new(opts);
+    c->work.data = c;
+    int rc = uv_queue_work(uv_default_loop(), &c->work, on_start_work, on_start_done);
+    if (rc < 0) {
+        spawn_job_free(c->job);
+        free(c->input);
+        free(c);
+        return rc;
+    }
+    c->starting = true;
     *out = c;
     return 0;
 }
@@ -445,15 +492,9 @@ void plat_child_free(struct plat_child *child, bool kill_group)
     if (!child)
         return;
     child->freed = true;
-    if (!child->finished) {
-        pipe_close(&child->in);
-        pipe_close(&child->out);
-        pipe_close(&child->err);
-        timer_close(child);
-        if (kill_group)
-            group_kill(child, SIGKILL);
-        if (!kill_group || child->reaped)
-            proc_close(child); /* else it stays open to reap the killed child */
-    }
+    if (child->starting)
+        child->free_kill = kill_group; /* the start's completion acts on it */
+    else if (!child->finished)
+        child_stop(child, kill_group);
     child_release(child);
 }

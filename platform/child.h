@@ -1,8 +1,8 @@
 /* Child processes on the loop (guest-exec, the fsfreeze hook, chpasswd, hwclock,
- * shutdown): uv_spawn'ed in their own session and process group, stdin fed from a buffer
- * through a pipe (or /dev/null), stdout/stderr discarded, captured into capped buffers or
- * merged, an optional deadline that SIGKILLs the whole group. Children are reaped by
- * libuv; nothing waits on a child synchronously. Loop thread only. */
+ * shutdown): started in the threadpool in their own session and process group, stdin fed
+ * from a buffer through a pipe (or /dev/null), stdout/stderr discarded, captured into
+ * capped buffers or merged, an optional deadline that SIGKILLs the whole group. Reaped
+ * through a pidfd; nothing waits on a child synchronously. Loop thread only. */
 #ifndef QGAD_PLATFORM_CHILD_H
 #define QGAD_PLATFORM_CHILD_H
 
@@ -54,24 +54,31 @@ struct plat_child_result {
 };
 
 struct plat_child;
+/* Runs once, on a later loop turn than plat_child_spawn(): rc 0, the child runs and its
+ * pid is valid; or rc -errno, it could not be started (not found, not executable, fork
+ * failure...), the platform frees the record after this returns and done is never called.
+ * With rc 0 the callback may call plat_child_free(). */
+typedef void (*plat_child_started_fn)(struct plat_child *child, int rc, void *data);
 /* Runs once, when the child has been reaped AND every capture pipe is at EOF. The callback
  * may call plat_child_free(). */
 typedef void (*plat_child_done_fn)(struct plat_child *child, void *data);
 
-/* Starts the child. Returns 0 and *out, or -errno when it could not be started (not found,
- * not executable, fork failure...), in which case nothing is left behind. */
-int plat_child_spawn(const struct plat_child_opts *opts, plat_child_done_fn done, void *data,
-                     struct plat_child **out);
+/* Starts the child in the threadpool (the caller may free opts and what it points to when
+ * this returns). Returns 0 and *out, a record whose pid is 0 until started() ran, or
+ * -errno for bad arguments, leaving nothing behind. */
+int plat_child_spawn(const struct plat_child_opts *opts, plat_child_started_fn started,
+                     plat_child_done_fn done, void *data, struct plat_child **out);
 int64_t plat_child_pid(const struct plat_child *child);
 bool plat_child_finished(const struct plat_child *child);
-/* Valid once finished (pid is valid at once). */
+/* Valid once finished (pid is valid once started). */
 const struct plat_child_result *plat_child_result(const struct plat_child *child);
 /* Signals the whole process group (the child leads it). */
 void plat_child_kill(struct plat_child *child, int sig);
 /* Releases the child and its captured bytes (and their budget). Still running: with
  * kill_group the group gets SIGKILL and is still reaped; without, the process is left
  * running and no longer watched (for agent exit: children outlive the agent as upstream's
- * do). done is not called after this. */
+ * do). Still starting: the same, once the child exists. Neither started nor done is
+ * called after this. */
 void plat_child_free(struct plat_child *child, bool kill_group);
 
 /* The program a spawn with this path and env would run: path itself when it has a '/',

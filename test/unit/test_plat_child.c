@@ -1,5 +1,6 @@
-/* platform/child.c against real processes: capture, merged, caps and budget, deadline and
- * group kill, stdin data, spawn failures, PATH lookup, the child's signal state. */
+/* platform/child.c against real processes: the asynchronous start, capture, merged, caps
+ * and budget, deadline and group kill, stdin data, start failures, PATH lookup, the child's
+ * session, signals, cwd and env, reaping; again on the uv_spawn fallback. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -18,10 +19,13 @@
 #include <cmocka.h>
 
 #include "platform/child.h"
+#include "platform/spawn.h"
 #include "proc_testutil.h"
 
 struct run {
-    bool done;
+    bool started, done;
+    int start_rc;
+    pid_t pid;                    /* at started */
     struct plat_child_result res; /* copied in done; streams copied too */
     char *out, *err;
 };
@@ -30,6 +34,8 @@ static void on_done(struct plat_child *child, void *data)
 {
     struct run *r = data;
     const struct plat_child_result *res = plat_child_result(child);
+    assert_true(r->started);
+    assert_int_equal(r->start_rc, 0);
     r->res = *res;
     r->out = malloc(res->out.len + 1);
     memcpy(r->out, res->out.data ? res->out.data : "", res->out.len);
@@ -39,6 +45,18 @@ static void on_done(struct plat_child *child, void *data)
     r->err[res->err.len] = 0;
     r->done = true;
     plat_child_free(child, false);
+}
+
+static void on_started(struct plat_child *child, int rc, void *data)
+{
+    struct run *r = data;
+    assert_false(r->started);
+    assert_false(r->done);
+    r->started = true;
+    r->start_rc = rc;
+    r->pid = rc == 0 ? (pid_t)plat_child_pid(child) : 0;
+    if (rc == 0)
+        assert_true(r->pid > 0);
 }
 
 static double now_s(void)
@@ -59,13 +77,27 @@ static void run_until_done(struct run *r)
     uv_run(uv_default_loop(), UV_RUN_NOWAIT);
 }
 
-static int spawn(struct run *r, struct plat_child_opts *o, struct plat_child **child)
+static int spawn_async(struct run *r, struct plat_child_opts *o, struct plat_child **child)
 {
     memset(r, 0, sizeof(*r));
+    return plat_child_spawn(o, on_started, on_done, r, child);
+}
+
+/* Spawns and runs the loop until started: returns the spawn's or the start's rc (the
+ * record is gone after a failed start: *child is then NULL). */
+static int spawn(struct run *r, struct plat_child_opts *o, struct plat_child **child)
+{
     struct plat_child *c = NULL;
-    int rc = plat_child_spawn(o, on_done, r, &c);
+    int rc = spawn_async(r, o, &c);
+    double end = now_s() + 20;
+    while (rc == 0 && !r->started) {
+        assert_true(now_s() < end);
+        uv_run(uv_default_loop(), UV_RUN_ONCE);
+    }
+    if (rc == 0)
+        rc = r->start_rc;
     if (child)
-        *child = c;
+        *child = rc == 0 ? c : NULL;
     return rc;
 }
 
@@ -267,6 +299,22 @@ static void test_spawn_failures(void **state)
     assert_int_equal(rc, -EACCES);
     uv_run(uv_default_loop(), UV_RUN_NOWAIT); /* the failed handle's close */
     assert_false(r.done);
+
+    /* found and executable, but exec (or chdir) fails: the same through started */
+    o.path = "/tmp"; /* a directory */
+    assert_int_equal(spawn(&r, &o, NULL), -EACCES);
+    const char *argv_true[] = {"true", NULL};
+    o.path = "/bin/true";
+    o.argv = argv_true;
+    o.cwd = "/nonexistent/qgad-dir";
+    assert_int_equal(spawn(&r, &o, NULL), -ENOENT);
+    uv_run(uv_default_loop(), UV_RUN_NOWAIT);
+    assert_false(r.done);
+
+    /* bad arguments: at once, nothing started */
+    o.argv = NULL;
+    assert_int_equal(spawn_async(&r, &o, NULL), -EINVAL);
+    assert_false(r.started);
 }
 
 static void test_path_lookup(void **state)
@@ -352,6 +400,165 @@ static void test_free_running(void **state)
     assert_int_equal(errno, ECHILD);
 }
 
+static void test_async_start(void **state)
+{
+    const char *argv[] = {"sh", "-c", "exit 7", NULL};
+    struct plat_child_opts o = {.path = "sh", .argv = argv};
+    struct run r;
+    struct plat_child *c = NULL;
+    assert_int_equal(spawn_async(&r, &o, &c), 0);
+    assert_non_null(c);
+    assert_false(r.started); /* on a later loop turn */
+    assert_int_equal(plat_child_pid(c), 0);
+    assert_false(plat_child_finished(c));
+    run_until_done(&r); /* on_done checks that started came first */
+    assert_true(r.pid > 0);
+    assert_int_equal(r.res.pid, r.pid);
+    assert_int_equal(r.res.exit_code, 7);
+    run_free(&r);
+}
+
+/* Runs the loop until nothing is left in it (5 s at most). */
+static void drain_loop(void)
+{
+    double end = now_s() + 5;
+    while (uv_loop_alive(uv_default_loop()) && now_s() < end)
+        uv_run(uv_default_loop(), UV_RUN_ONCE);
+    assert_false(uv_loop_alive(uv_default_loop()));
+}
+
+static void test_free_before_started(void **state)
+{
+    /* kill_group: killed and reaped once it exists; neither callback runs */
+    const char *argv[] = {"sleep", "30", NULL};
+    struct plat_child_opts o = {.path = "sleep", .argv = argv, .out = PLAT_CHILD_CAPTURE};
+    struct run r;
+    struct plat_child *c;
+    assert_int_equal(spawn_async(&r, &o, &c), 0);
+    plat_child_free(c, true);
+    drain_loop();
+    assert_false(r.started);
+    assert_false(r.done);
+    siginfo_t info;
+    assert_int_equal(waitid(P_ALL, 0, &info, WEXITED | WNOHANG), -1); /* no child at all */
+    assert_int_equal(errno, ECHILD);
+
+    /* without: left running, not watched (so ours to reap here) */
+    const char *argv2[] = {"sh", "-c", "sleep 0.1; exit 5", NULL};
+    o.argv = argv2;
+    o.path = "sh";
+    assert_int_equal(spawn_async(&r, &o, &c), 0);
+    plat_child_free(c, false);
+    drain_loop();
+    assert_false(r.started);
+    int status = 0;
+    assert_true(waitpid(-1, &status, 0) > 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 5);
+}
+
+static void test_own_session(void **state)
+{
+    const char *argv[] = {"sleep", "30", NULL};
+    struct plat_child_opts o = {.path = "sleep", .argv = argv};
+    struct run r;
+    struct plat_child *c;
+    assert_int_equal(spawn(&r, &o, &c), 0);
+    pid_t pid = (pid_t)plat_child_pid(c);
+    assert_int_equal(getsid(pid), pid);
+    assert_int_equal(getpgid(pid), pid);
+    assert_true(getsid(0) != pid);
+    plat_child_free(c, true);
+    drain_loop();
+}
+
+static void test_sigpipe_default(void **state)
+{
+    /* SIGPIPE at its default action kills; ignored (as in the agent) it would not */
+    const char *argv[] = {"sh", "-c", "kill -PIPE $$; exit 0", NULL};
+    struct plat_child_opts o = {.path = "sh", .argv = argv};
+    struct run r;
+    assert_int_equal(spawn(&r, &o, NULL), 0);
+    run_until_done(&r);
+    assert_false(r.res.exited);
+    assert_int_equal(r.res.signal, SIGPIPE);
+    run_free(&r);
+}
+
+static void test_cwd_and_env(void **state)
+{
+    const char *argv[] = {"sh", "-c", "pwd; env", NULL};
+    const char *env[] = {"QGAD_A=1", "QGAD_B=two words", NULL};
+    struct plat_child_opts o = {.path = "/bin/sh",
+                                .argv = argv,
+                                .env = env,
+                                .cwd = "/usr/share",
+                                .out = PLAT_CHILD_CAPTURE};
+    struct run r;
+    assert_int_equal(spawn(&r, &o, NULL), 0);
+    run_until_done(&r);
+    assert_int_equal(strncmp(r.out, "/usr/share\n", 11), 0);
+    assert_non_null(strstr(r.out, "\nQGAD_A=1\n"));
+    assert_non_null(strstr(r.out, "\nQGAD_B=two words\n"));
+    assert_null(strstr(r.out, "\nHOME=")); /* replaced, not added to */
+    run_free(&r);
+
+    o.env = NULL; /* inherited */
+    setenv("QGAD_INHERITED", "yes", 1);
+    assert_int_equal(spawn(&r, &o, NULL), 0);
+    run_until_done(&r);
+    assert_non_null(strstr(r.out, "\nQGAD_INHERITED=yes\n"));
+    unsetenv("QGAD_INHERITED");
+    run_free(&r);
+}
+
+static void test_script_without_shebang(void **state)
+{
+    /* ENOEXEC: run by /bin/sh, as execvp (and so uv_spawn) did */
+    char tmpl[] = "/tmp/qgad-script-XXXXXX";
+    int fd = mkstemp(tmpl);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "echo \"script $1\"\n", 17), 17);
+    close(fd);
+    chmod(tmpl, 0755);
+    const char *argv[] = {tmpl, "arg1", NULL};
+    struct plat_child_opts o = {.path = tmpl, .argv = argv, .out = PLAT_CHILD_CAPTURE};
+    struct run r;
+    int rc = spawn(&r, &o, NULL);
+    if (rc == 0)
+        run_until_done(&r);
+    unlink(tmpl);
+    assert_int_equal(rc, 0);
+    assert_string_equal(r.out, "script arg1\n");
+    run_free(&r);
+}
+
+static void test_no_zombie(void **state)
+{
+    const char *argv[] = {"true", NULL};
+    struct plat_child_opts o = {.path = "true", .argv = argv};
+    struct run r;
+    assert_int_equal(spawn(&r, &o, NULL), 0);
+    pid_t pid = r.pid;
+    run_until_done(&r);
+    siginfo_t info;
+    assert_int_equal(waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
+    run_free(&r);
+}
+
+static int use_uv_spawn(void **state)
+{
+    spawn_force_uv_path(true);
+    return 0;
+}
+
+static int use_pidfd(void **state)
+{
+    spawn_force_uv_path(false);
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,8 +575,32 @@ int main(void)
         cmocka_unit_test(test_child_signal_state),
         cmocka_unit_test(test_kill_signal),
         cmocka_unit_test(test_free_running),
+        cmocka_unit_test(test_async_start),
+        cmocka_unit_test(test_free_before_started),
+        cmocka_unit_test(test_own_session),
+        cmocka_unit_test(test_sigpipe_default),
+        cmocka_unit_test(test_cwd_and_env),
+        cmocka_unit_test(test_script_without_shebang),
+        cmocka_unit_test(test_no_zombie),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    /* the uv_spawn fallback (kernels without pidfds) */
+    const struct CMUnitTest fallback[] = {
+        cmocka_unit_test(test_separated),
+        cmocka_unit_test(test_merged_order),
+        cmocka_unit_test(test_deadline_kills_group),
+        cmocka_unit_test(test_stdin_data),
+        cmocka_unit_test(test_spawn_failures),
+        cmocka_unit_test(test_child_signal_state),
+        cmocka_unit_test(test_free_running),
+        cmocka_unit_test(test_async_start),
+        cmocka_unit_test(test_free_before_started),
+        cmocka_unit_test(test_own_session),
+        cmocka_unit_test(test_cwd_and_env),
+        cmocka_unit_test(test_script_without_shebang),
+        cmocka_unit_test(test_no_zombie),
+    };
+    int rc = cmocka_run_group_tests(tests, use_pidfd, NULL);
+    rc += cmocka_run_group_tests_name("uv_spawn fallback", fallback, use_uv_spawn, use_pidfd);
     uv_loop_close(uv_default_loop());
     return rc;
 }
