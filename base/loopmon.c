@@ -35,7 +35,7 @@ static struct {
     bool in_poll;                  /* it began at uv_prepare: it holds poll's wait */
     uint64_t start_cpu_ns;         /* the loop thread's CPU time at the segment's start */
     long start_nvcsw;              /* and its voluntary context switches (it blocked) */
-    unsigned start_trim_epoch;     /* heap trims then (base/release.c) */
+    unsigned start_heavy;          /* the pool's frees and trims started then */
     char label[LOOPMON_LABEL_MAX]; /* what the open segment works on */
 } mon = {.report_fd = -1};
 
@@ -58,11 +58,12 @@ static void thread_usage(uint64_t *cpu_ns, long *nvcsw)
     *cpu_ns = thread_cpu_ns();
 }
 
-/* A heap trim ran during the open segment, or runs now. */
-static bool trim_overlapped(void)
+/* A free or trim in the pool (base/release.c) ran during the open segment, or runs now. */
+static bool release_overlapped(void)
 {
-    unsigned now = heap_trim_epoch();
-    return now != mon.start_trim_epoch || (now & 1u);
+    unsigned started, finished;
+    release_activity(&started, &finished);
+    return started != mon.start_heavy || finished != started;
 }
 
 static void set_label(const char *what)
@@ -104,10 +105,10 @@ static void segment_close(size_t parsed)
             thread_usage(&cpu, &nvcsw);
             if (nvcsw == mon.start_nvcsw) {
                 busy = cpu - mon.start_cpu_ns;
-            } else if (cpu - mon.start_cpu_ns <= mon.threshold_ns && trim_overlapped()) {
-                /* blocked on the allocator lock of a heap trim in the pool: known, and
-                 * left to the memory-budget work (a parse-tree allocator of its own) */
-                log_debug("loop: %.1f ms in %s waiting for a heap trim (exempt)",
+            } else if (cpu - mon.start_cpu_ns <= mon.threshold_ns && release_overlapped()) {
+                /* blocked on the allocator lock of a big free or trim in the pool: known,
+                 * and left to the memory-budget work (a parse-tree allocator of its own) */
+                log_debug("loop: %.1f ms in %s waiting for the allocator (exempt)",
                           (double)busy / 1e6, mon.label);
                 busy = 0;
             }
@@ -123,7 +124,8 @@ static void segment_close(size_t parsed)
     }
     mon.in_poll = false;
     thread_usage(&mon.start_cpu_ns, &mon.start_nvcsw);
-    mon.start_trim_epoch = heap_trim_epoch();
+    unsigned finished;
+    release_activity(&mon.start_heavy, &finished);
     mon.start_ns = uv_hrtime();
 }
 

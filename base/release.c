@@ -1,5 +1,5 @@
 /* Freeing big things in the threadpool, and giving the heap back to the kernel there.
- * Trims are counted so the loop-stall check can tell a trim's hold on the allocator. */
+ * Both are counted, so the loop-stall check can tell their hold on the allocator. */
 #include "base/release.h"
 
 #include <stdatomic.h>
@@ -17,10 +17,14 @@ struct release_work {
     void *p;
 };
 
+static atomic_uint heavy_started, heavy_finished; /* frees and trims in the pool */
+
 static void release_run(uv_work_t *req)
 {
     struct release_work *w = req->data;
+    atomic_fetch_add(&heavy_started, 1);
     w->release(w->p);
+    atomic_fetch_add(&heavy_finished, 1);
 }
 
 static void release_done(uv_work_t *req, int status)
@@ -42,7 +46,6 @@ void release_in_pool(void (*release)(void *), void *p)
     }
 }
 
-static atomic_uint trim_epoch; /* odd while a trim runs */
 static atomic_flag trim_running = ATOMIC_FLAG_INIT;
 
 void heap_trim(void)
@@ -50,13 +53,14 @@ void heap_trim(void)
     /* one at a time: a second thread's trim would only wait for the lock and redo it */
     if (atomic_flag_test_and_set(&trim_running))
         return;
-    atomic_fetch_add(&trim_epoch, 1);
+    atomic_fetch_add(&heavy_started, 1);
     malloc_trim(0);
-    atomic_fetch_add(&trim_epoch, 1);
+    atomic_fetch_add(&heavy_finished, 1);
     atomic_flag_clear(&trim_running);
 }
 
-unsigned heap_trim_epoch(void)
+void release_activity(unsigned *started, unsigned *finished)
 {
-    return atomic_load(&trim_epoch);
+    *finished = atomic_load(&heavy_finished);
+    *started = atomic_load(&heavy_started);
 }

@@ -9,9 +9,9 @@ void release_in_pool(void (*release)(void *), void *p);
 /* Give the heap's free memory back to the kernel (glibc keeps freed small chunks). Call it
  * from a pool thread after freeing something with very many nodes. */
 void heap_trim(void);
-/* Counts trims: odd while one runs; changed when one ran since an earlier reading. While
- * it runs, malloc_trim holds the allocator's arena lock (milliseconds for a big heap), so
- * the loop's next allocation waits for it. */
-unsigned heap_trim_epoch(void);
+/* Counts the pool's frees (release_in_pool) and trims, started and finished: while one
+ * runs it holds the allocator's arena lock often or long (malloc_trim: milliseconds for
+ * a big heap), so the loop's own allocations wait for it. */
+void release_activity(unsigned *started, unsigned *finished);
 
 #endif

@@ -88,6 +88,8 @@ struct reply_encoding {
     struct reply_slot *slot; /* NULL once nobody waits */
     cmd_call *call;          /* freed by the pool thread too: a big result is a big munmap */
     const char *name;        /* the command's (static) name, for logs */
+    const char *err_class;   /* without a call: an error reply of this class and text */
+    char *desc;
     yajl_val id;
     bool delimited;
     char *reply;
@@ -181,8 +183,16 @@ static void session_flush(struct proto_session *s)
     session_leave(s);
 }
 
+/* An error reply without a call (a parse error, a bad envelope). Its id can be as big as
+ * any request: then it is encoded in the threadpool. */
+static bool encode_in_pool(struct reply_slot *slot, cmd_call *call, bool delimited,
+                           const char *err_class, const char *desc);
+
 static void slot_set_error(struct reply_slot *slot, const char *err_class, const char *desc)
 {
+    if (proto_encode_size_exceeds(slot->id, QGAD_POOL_ENCODE_BYTES) &&
+        encode_in_pool(slot, NULL, false, err_class, desc))
+        return;
     slot->reply = proto_reply_error(err_class, desc, slot->id, &slot->len);
     slot->done = true;
     slot_weigh(slot->session, slot, slot->len);
@@ -191,8 +201,14 @@ static void slot_set_error(struct reply_slot *slot, const char *err_class, const
 static void encoding_run(uv_work_t *req)
 {
     struct reply_encoding *e = req->data;
-    e->reply = proto_reply_return(cmd_call_result(e->call), e->id, e->delimited, &e->len);
-    cmd_call_free(e->call);
+    const char *desc = e->desc;
+    const char *err_class = e->call ? cmd_call_error(e->call, &desc) : e->err_class;
+    if (err_class)
+        e->reply = proto_reply_error(err_class, desc, e->id, &e->len);
+    else
+        e->reply = proto_reply_return(cmd_call_result(e->call), e->id, e->delimited, &e->len);
+    if (e->call)
+        cmd_call_free(e->call);
     e->call = NULL;
 }
 
@@ -211,6 +227,7 @@ static void encoding_done(uv_work_t *req, int status)
         free(e->reply);
     }
     value_release(e->id);
+    free(e->desc);
     free(e);
     if (slot)
         session_flush(slot->session);
@@ -227,17 +244,22 @@ static void call_release(cmd_call *call)
     cmd_call_free(call);
 }
 
-/* Takes the call. Returns false if the pool refused the work (then nothing changed). */
-static bool encode_in_pool(struct reply_slot *slot, cmd_call *call, bool delimited)
+/* Takes the call (or, without one, encodes the error err_class/desc). Returns false if
+ * the pool refused the work (then nothing changed). */
+static bool encode_in_pool(struct reply_slot *slot, cmd_call *call, bool delimited,
+                           const char *err_class, const char *desc)
 {
     struct reply_encoding *e = xcalloc(1, sizeof(*e));
     e->req.data = e;
     e->slot = slot;
     e->call = call;
-    e->name = cmd_call_name(call);
+    e->name = call ? cmd_call_name(call) : NULL;
+    e->err_class = err_class;
+    e->desc = call ? NULL : xstrdup(desc);
     e->id = slot->id;
     e->delimited = delimited;
     if (uv_queue_work(uv_default_loop(), &e->req, encoding_run, encoding_done) < 0) {
+        free(e->desc);
         free(e);
         return false;
     }
@@ -257,14 +279,17 @@ static void session_call_finish(cmd_call *call)
     bool delimited = cmd_call_delimited(call);
     const char *desc;
     const char *err_class = cmd_call_error(call, &desc);
-    if (err_class) {
-        slot_set_error(slot, err_class, desc);
-    } else if (!cmd_call_silent_success(call)) {
-        yajl_val result = cmd_call_result(call);
-        if (proto_encode_size_exceeds(result, QGAD_POOL_ENCODE_BYTES) &&
-            encode_in_pool(slot, call, delimited))
+    yajl_val result = cmd_call_result(call);
+    if (err_class || !cmd_call_silent_success(call)) {
+        /* a big reply, or a big id echoed in it, is encoded off the loop */
+        bool big = proto_encode_size_exceeds(slot->id, QGAD_POOL_ENCODE_BYTES) ||
+                   (!err_class && proto_encode_size_exceeds(result, QGAD_POOL_ENCODE_BYTES));
+        if (big && encode_in_pool(slot, call, delimited, NULL, NULL))
             return;
-        slot->reply = proto_reply_return(result, slot->id, delimited, &slot->len);
+        if (err_class)
+            slot->reply = proto_reply_error(err_class, desc, slot->id, &slot->len);
+        else
+            slot->reply = proto_reply_return(result, slot->id, delimited, &slot->len);
         slot_weigh(slot->session, slot, slot->len);
     }
     slot->done = true;

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/limits.h"
 #include "base/log.h"
 #include "base/loopmon.h"
@@ -22,9 +23,17 @@ struct transport_listener {
     struct transport_channel *ch;
 };
 
+/* Small replies that arrive while a write is in flight are copied into one pending
+ * buffer of up to this many bytes, so a peer that reads slowly (or never) holds a few
+ * big queued writes instead of a million tiny ones, whose cancellation at close would
+ * hold the loop for tens of milliseconds. */
+#define LISTENER_COALESCE_BYTES (256u << 10)
+
 struct listener_conn {
     struct transport_conn base; /* first: the conn is the container */
     uv_pipe_t pipe;
+    unsigned in_flight; /* uv_write requests not completed */
+    struct buf pending; /* small replies waiting for the next write */
     char rbuf[QGAD_READ_CHUNK];
 };
 
@@ -67,24 +76,41 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
+static void conn_submit(struct listener_conn *c, char *buf, size_t len);
+
+/* Queues the pending small replies as one write (their bookkeeping share was charged
+ * when the pending buffer was started). */
+static void conn_flush_pending(struct listener_conn *c)
+{
+    if (c->pending.len == 0)
+        return;
+    char *buf = c->pending.data;
+    size_t len = c->pending.len;
+    c->pending = (struct buf){0};
+    conn_submit(c, buf, len);
+}
+
 static void conn_write_cb(uv_write_t *req, int status)
 {
     loopmon_mark("listener: write done");
     struct listener_write *w = container_of(req, struct listener_write, req);
     struct listener_conn *c = w->conn;
 
+    c->in_flight--;
     transport__conn_written(&c->base, w->len);
     transport__conn_buf_done(&c->base, w->buf, w->len);
     free(w);
     if (status < 0 && status != UV_ECANCELED) {
         log_debug("%s: write error: %s", c->base.name, uv_strerror(status));
         transport__conn_end(&c->base);
+    } else if (status == 0 && !c->base.ending) {
+        conn_flush_pending(c);
     }
 }
 
-static void conn_write(struct transport_conn *conn, char *buf, size_t len)
+static void conn_submit(struct listener_conn *c, char *buf, size_t len)
 {
-    struct listener_conn *c = (struct listener_conn *)conn;
+    struct transport_conn *conn = &c->base;
     struct listener_write *w = xmalloc(sizeof(*w));
     uv_buf_t b = uv_buf_init(buf, (unsigned)len);
 
@@ -98,7 +124,26 @@ static void conn_write(struct transport_conn *conn, char *buf, size_t len)
         transport__conn_buf_done(conn, buf, len);
         free(w);
         transport__conn_end(conn);
+        return;
     }
+    c->in_flight++;
+}
+
+static void conn_write(struct transport_conn *conn, char *buf, size_t len)
+{
+    struct listener_conn *c = (struct listener_conn *)conn;
+
+    if (c->in_flight > 0 && len < LISTENER_COALESCE_BYTES) {
+        if (c->pending.len + len > LISTENER_COALESCE_BYTES)
+            conn_flush_pending(c); /* full: queued as one write, a new one starts */
+        if (c->pending.len == 0)
+            conn->queued += QGAD_WRITE_BUFFER_OVERHEAD; /* the pending buffer's own share */
+        buf_put(&c->pending, buf, len);
+        transport__conn_buf_done(conn, buf, len); /* its bytes stay counted, now pending */
+        return;
+    }
+    conn_flush_pending(c); /* first: replies go out in order */
+    conn_submit(c, buf, len);
 }
 
 static void conn_close_cb(uv_handle_t *h)
@@ -107,6 +152,7 @@ static void conn_close_cb(uv_handle_t *h)
     struct listener_conn *c = container_of(h, struct listener_conn, pipe);
 
     transport__conn_release(&c->base);
+    buf_release(&c->pending);
     free(c->base.name);
     free(c);
 }

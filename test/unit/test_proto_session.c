@@ -495,6 +495,48 @@ static void test_big_reply_encoded_off_loop(void **state)
     buf_release(&sink.out);
 }
 
+/* A request that carries a big id: the id echoed in its reply makes that reply big, so it
+ * is encoded off the loop too, whether the command succeeds, fails, or never ran (a bad
+ * envelope). Replies stay in request order. */
+static void test_big_id_encoded_off_loop(void **state)
+{
+    struct proto_session *s = session_new();
+    static const char *const heads[] = {
+        "{\"execute\":\"instant\",\"id\":\"",
+        "{\"execute\":\"fail\",\"id\":\"",
+        "{\"execute\":\"instant\",\"foo\":1,\"id\":\"",
+    };
+    static const char *const bodies[] = {
+        "{\"return\": {}, \"id\": \"",
+        "{\"error\": {\"class\": \"GenericError\", \"desc\": \"it failed\"}, \"id\": \"",
+        "{\"error\": {\"class\": \"GenericError\", \"desc\": \"QMP input member 'foo' is "
+        "unexpected\"}, \"id\": \"",
+    };
+    for (size_t k = 0; k < 3; k++) {
+        struct buf req = {0};
+        buf_put(&req, heads[k], strlen(heads[k]));
+        for (size_t i = 0; i < BIG_LEN; i++)
+            buf_put(&req, "i", 1);
+        const char *tail = "\"}{\"execute\":\"instant\",\"id\":2}";
+        buf_put(&req, tail, strlen(tail));
+        proto_session_feed(s, req.data, req.len);
+        buf_release(&req);
+        expect_out(""); /* being encoded in the threadpool; the second reply waits */
+        run_loop();
+        size_t n = strlen(bodies[k]);
+        assert_true(sink.out.len > n + BIG_LEN);
+        assert_memory_equal(sink.out.data, bodies[k], n);
+        assert_memory_equal(sink.out.data + n + BIG_LEN, "\"}\n", 3);
+        memmove(sink.out.data, sink.out.data + n + BIG_LEN + 3, sink.out.len - n - BIG_LEN - 3);
+        sink.out.len -= n + BIG_LEN + 3;
+        expect_out("{\"return\": {}, \"id\": 2}\n");
+    }
+    proto_session_free(s);
+    run_loop();
+    assert_int_equal(calls_live, 0);
+    buf_release(&sink.out);
+}
+
 int main(void)
 {
     loop_thread = pthread_self();
@@ -511,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_free_with_running_call),
         cmocka_unit_test(test_closed_inside_write),
         cmocka_unit_test(test_big_reply_encoded_off_loop),
+        cmocka_unit_test(test_big_id_encoded_off_loop),
         cmocka_unit_test(test_backlog_pauses_the_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
