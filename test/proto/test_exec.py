@@ -108,6 +108,7 @@ class ExecTest(AgentTestCase):
         # the reply is pure ASCII on the wire
         self.assertIn(b'\\u201C', self.c.last_raw.replace(b'\\u201c', b'\\u201C'))
 
+    @local_only('a second session during the search')
     def test_long_path_search_runs_off_the_loop(self):
         """A PATH of 500,000 empty entries is 500,000 stat() calls: in the threadpool, so
         another session's pings are answered meanwhile (and the loop-stall check, on in
