@@ -71,11 +71,13 @@ int plat_file_open(const char *path, const char *mode, unsigned create_mode, str
     *failed = PLAT_FILE_STEP_OPEN;
     if (oflag < 0)
         return oflag;
-    /* Exclusive creation first, so only a file we created gets create_mode (umask
-     * bypassed); an existing one is opened as it is. O_NOFOLLOW: a symlink planted at the
-     * path is refused (ELOOP), also by the O_EXCL attempt (EEXIST, then ELOOP). */
-    if (oflag & O_CREAT) {
+    /* O_NOFOLLOW for every mode that writes (r+ too): a symlink planted at the path is
+     * refused (ELOOP), also by the O_EXCL attempt (EEXIST, then ELOOP). Exclusive creation
+     * first, so only a file we created gets create_mode (umask bypassed); an existing one
+     * is opened as it is. */
+    if ((oflag & O_ACCMODE) != O_RDONLY)
         base |= O_NOFOLLOW;
+    if (oflag & O_CREAT) {
         fd = open(path, oflag | base | O_EXCL, 0);
         if (fd < 0 && errno == EEXIST) {
             fd = open(path, (oflag & ~O_CREAT) | base);

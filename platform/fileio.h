@@ -28,7 +28,7 @@ bool plat_file_mode_writes(const char *mode);
 
 /* Opens with O_NOCTTY|O_NONBLOCK|O_CLOEXEC. Creating modes try O_EXCL first and give a file
  * they created create_mode (umask bypassed); an existing file keeps its mode. Modes that
- * create do not follow a symlink in the last component. */
+ * write (r+ included) do not follow a symlink in the last component. */
 int plat_file_open(const char *path, const char *mode, unsigned create_mode, struct plat_file **out,
                    enum plat_file_step *failed);
 /* fread semantics: *eof is the stream's EOF flag after this read (cleared again after). */

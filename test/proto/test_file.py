@@ -319,7 +319,7 @@ class FileTest(AgentTestCase):
             f.write(b'precious')
         link = self.path('link')
         os.symlink(target, link)
-        for mode in ('w', 'wb', 'a', 'ab', 'w+', 'wb+', 'a+', 'a+b'):
+        for mode in ('w', 'wb', 'a', 'ab', 'w+', 'wb+', 'a+', 'a+b', 'r+', 'rb+', 'r+b'):
             cls, desc = self.c.err('guest-file-open', {'path': link, 'mode': mode})
             self.assertEqual(desc, "failed to open file '%s' (mode: '%s'): "
                              "Too many levels of symbolic links" % (link, mode), mode)

@@ -313,6 +313,19 @@ static void test_creating_modes_refuse_symlink(void **state)
     assert_int_equal(file_mode("target"), 0640);
 }
 
+/* ...and neither do r+, rb+, r+b: the write modes that do not create (the target keeps
+ * its text; reading through the link still works) */
+static void test_update_modes_refuse_symlink(void **state)
+{
+    static const char *const update_modes[] = {"r+", "rb+", "r+b"};
+    write_file("target", "keep", 0640);
+    assert_int_equal(symlink(path_in("target"), path_in("link")), 0);
+    for (size_t k = 0; k < 3; k++)
+        assert_open_fails(path_in("link"), update_modes[k], -ELOOP);
+    assert_text("target", "keep");
+    assert_int_equal(plat_file_close(open_ok(path_in("link"), "r", 0600)), 0);
+}
+
 static void test_creating_modes_refuse_dangling_symlink(void **state)
 {
     assert_int_equal(symlink(path_in("target"), path_in("link")), 0);
@@ -629,6 +642,7 @@ int main(void)
         CASE(test_r_plus_and_a_keep_existing),
         CASE(test_creating_modes_refuse_symlink),
         CASE(test_creating_modes_refuse_dangling_symlink),
+        CASE(test_update_modes_refuse_symlink),
         CASE(test_descriptor_is_cloexec_and_nonblocking),
         CASE(test_fifo_without_writer_opens_and_reads_eof),
         CASE(test_fifo_short_read_keeps_data),
