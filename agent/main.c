@@ -25,7 +25,7 @@
 
 static struct {
     struct agent_options opts;
-    uv_signal_t sig_int, sig_term;
+    uv_signal_t sig_int, sig_term, sig_hup, sig_usr1, sig_usr2;
     bool signals_started;
     bool pidfile_deferred; /* -d while frozen at start: written on thaw */
     bool stopping;
@@ -68,6 +68,9 @@ void agent_stop(void)
     if (agent.signals_started) {
         close_signal(&agent.sig_int);
         close_signal(&agent.sig_term);
+        close_signal(&agent.sig_hup);
+        close_signal(&agent.sig_usr1);
+        close_signal(&agent.sig_usr2);
     }
     uv_stop(uv_default_loop());
 }
@@ -78,6 +81,21 @@ static void on_signal(uv_signal_t *sig, int signum)
 {
     log_info("received signal %d (%s), stopping", signum, strsignal(signum));
     agent_stop();
+}
+
+/* SIGHUP reopens the log file (logrotate's "postrotate ... kill -HUP"); SIGUSR1 and
+ * SIGUSR2 mean nothing to the agent and must not end it (their default action). */
+static void on_other_signal(uv_signal_t *sig, int signum)
+{
+    if (signum != SIGHUP) {
+        log_debug("received signal %d (%s), ignored", signum, strsignal(signum));
+        return;
+    }
+    int ret = log_reopen();
+    if (ret < 0)
+        log_warning("SIGHUP: cannot reopen the log file: %s", strerror(-ret));
+    else
+        log_info("SIGHUP: log file reopened");
 }
 
 /* startup steps: each returns 0 or logs a critical message and returns -1 */
@@ -160,11 +178,22 @@ static int start_signals(void)
 {
     uv_loop_t *loop = uv_default_loop();
 
+    static const struct {
+        uv_signal_t *handle;
+        uv_signal_cb cb;
+        int signum;
+    } sigs[] = {
+        {&agent.sig_int, on_signal, SIGINT},         {&agent.sig_term, on_signal, SIGTERM},
+        {&agent.sig_hup, on_other_signal, SIGHUP},   {&agent.sig_usr1, on_other_signal, SIGUSR1},
+        {&agent.sig_usr2, on_other_signal, SIGUSR2},
+    };
+
     signal(SIGPIPE, SIG_IGN);
-    if (uv_signal_init(loop, &agent.sig_int) < 0 || uv_signal_init(loop, &agent.sig_term) < 0 ||
-        uv_signal_start(&agent.sig_int, on_signal, SIGINT) < 0 ||
-        uv_signal_start(&agent.sig_term, on_signal, SIGTERM) < 0)
-        return fatal("failed to register signal handlers", 0);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        if (uv_signal_init(loop, sigs[i].handle) < 0 ||
+            uv_signal_start(sigs[i].handle, sigs[i].cb, sigs[i].signum) < 0)
+            return fatal("failed to register signal handlers", 0);
+    }
     agent.signals_started = true;
     return 0;
 }

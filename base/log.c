@@ -38,6 +38,7 @@ static bool log_fd_owned;
 static unsigned log_mask = LOG_MASK_EARLY;
 static bool log_suspended;
 static char *log_deferred_path; /* opened on resume */
+static char *log_path;          /* the open log file's, for log_reopen() */
 static bool log_syslog_open;
 
 static struct ring_line *ring_head, *ring_tail;
@@ -85,6 +86,10 @@ static int use_file(const char *path)
         return -errno;
     log_fd = fd;
     log_fd_owned = true;
+    if (path != log_path) {
+        free(log_path);
+        log_path = xstrdup(path);
+    }
     return 0;
 }
 
@@ -94,6 +99,8 @@ static void close_current(void)
         close(log_fd);
     log_fd = STDERR_FILENO;
     log_fd_owned = false;
+    free(log_path);
+    log_path = NULL;
 }
 
 static void audit_syslog(const char *msg)
@@ -205,6 +212,28 @@ void log_close(void)
         log_syslog_open = false;
     }
     pthread_mutex_unlock(&log_lock);
+}
+
+int log_reopen(void)
+{
+    int ret = 0;
+
+    pthread_mutex_lock(&log_lock);
+    if (log_suspended && log_fd_owned && !log_deferred_path) {
+        /* frozen: a file system may be too; reopened on resume */
+        log_deferred_path = xstrdup(log_path);
+        close_current();
+    } else if (log_fd_owned) {
+        int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd < 0) {
+            ret = -errno; /* keep writing to the file that is open */
+        } else {
+            close(log_fd);
+            log_fd = fd;
+        }
+    }
+    pthread_mutex_unlock(&log_lock);
+    return ret;
 }
 
 void log_suspend(void)

@@ -18,6 +18,10 @@ enum log_level {
 /* path NULL: stderr. Returns 0 or -errno (the file is opened append, close-on-exec). */
 int log_open(const char *path, bool verbose);
 void log_close(void);
+/* SIGHUP (logrotate): the log file is opened again at its path, so lines go to the new
+ * file; while suspended that happens on resume. stderr is left alone. 0 or -errno (the
+ * old file stays in use). */
+int log_reopen(void);
 /* While frozen: keep lines in memory (bounded ring), write them on resume. */
 void log_suspend(void);
 void log_resume(void);

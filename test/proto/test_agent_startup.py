@@ -103,7 +103,27 @@ class RelativePathsTest(unittest.TestCase):
             second.cleanup()
 
 
-class ListenTest(unittest.TestCase):
+class SignalTest(unittest.TestCase):
+    def test_hup_reopens_the_log_and_usr_signals_are_ignored(self):
+        """SIGUSR1/SIGUSR2 do not end the agent (their default action would); SIGHUP opens
+        the log file again at its path, as logrotate expects after moving it away."""
+        with Agent() as a:
+            for sig in (signal.SIGUSR1, signal.SIGUSR2):
+                os.kill(a.pid, sig)
+                with Client(a) as c:
+                    self.assertEqual(c.ok('guest-sync', {'id': int(sig)}), int(sig))
+            self.assertTrue(a.alive())
+            rotated = a.logfile + '.1'
+            os.rename(a.logfile, rotated)
+            os.kill(a.pid, signal.SIGHUP)
+            wait_for(lambda: os.path.exists(a.logfile), what='a new log file')
+            wait_for(lambda: 'log file reopened' in _read(a.logfile), what='the reopen line')
+            with open(rotated) as f:
+                self.assertNotIn('log file reopened', f.read())
+            with Client(a) as c:
+                self.assertEqual(c.ok('guest-sync', {'id': 9}), 9)
+            self.assertTrue(a.alive())
+
     def test_unix_socket_of_a_live_agent_is_not_stolen(self):
         """A second agent on the same unix path fails instead of unlinking the first one's
         socket (which would leave the first unreachable once the second exits); a stale
