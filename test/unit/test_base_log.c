@@ -181,6 +181,38 @@ static void test_suspend_defers_file_and_keeps_lines(void **state)
     free(text);
 }
 
+/* log_reopen (SIGHUP): the file moved away keeps what was written before; the lines after
+ * go to a new file at the path. While suspended the reopen waits for the resume. */
+static void test_reopen_after_rotation(void **state)
+{
+    char rotated[300];
+    snprintf(rotated, sizeof(rotated), "%s.1", path);
+    assert_int_equal(log_open(path, true), 0);
+    log_info("before");
+    assert_int_equal(rename(path, rotated), 0);
+    assert_int_equal(log_reopen(), 0);
+    log_info("after");
+    char *text = slurp();
+    assert_non_null(strstr(text, "after"));
+    assert_null(strstr(text, "before"));
+    free(text);
+
+    assert_int_equal(rename(path, rotated), 0);
+    log_suspend();
+    assert_int_equal(log_reopen(), 0);
+    log_info("frozen");
+    struct stat st;
+    assert_int_equal(stat(path, &st), -1); /* nothing opened while suspended */
+    log_resume();
+    text = slurp();
+    assert_non_null(strstr(text, "frozen"));
+    free(text);
+    unlink(rotated);
+
+    log_close();
+    assert_int_equal(log_reopen(), 0); /* stderr: nothing to reopen */
+}
+
 static void test_ring_drops_oldest(void **state)
 {
     char big[1000];
@@ -215,6 +247,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_line_format, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_after_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_and_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_default_mask, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verbose_mask, setup, teardown),
