@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +177,26 @@ static void emit(enum log_level level, const char *msg, bool audit)
         write_all(log_fd, line, len);
     }
     free(line);
+}
+
+const char *log_str(char out[LOG_STR_BUF], const char *s, size_t len)
+{
+    size_t n = 0, o = 0;
+    if (!s)
+        s = "(null)";
+    for (; n < LOG_STR_MAX && (len == SIZE_MAX ? s[n] != '\0' : n < len); n++) {
+        unsigned char c = (unsigned char)s[n];
+        if (c < 0x20 || c == 0x7f || c == '\\' || c == '\'' || c == '"')
+            o += (size_t)snprintf(out + o, LOG_STR_BUF - o, "\\x%02x", c);
+        else
+            out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    if (len != SIZE_MAX && n < len)
+        snprintf(out + o, LOG_STR_BUF - o, "...(%zu bytes)", len);
+    else if (len == SIZE_MAX && s[n] != '\0')
+        snprintf(out + o, LOG_STR_BUF - o, "...(more)");
+    return out;
 }
 
 int log_open(const char *path, bool verbose)

@@ -5,6 +5,7 @@
 #define QGAD_BASE_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level {
     LOG_LVL_ERROR = 1 << 0,
@@ -30,6 +31,15 @@ void log_emit(enum log_level level, const char *fmt, ...) __attribute__((format(
 /* Audit line for a mutating command: syslog(LOG_INFO) and the log, never filtered by -v.
  * Callers must never pass secrets (passwords, file contents, env values, input data). */
 void log_audit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Host-controlled text in a log line goes through log_str: control characters, DEL, '\'
+ * and quotes become \xNN, and only its first LOG_STR_MAX bytes are shown, then
+ * "...(N bytes)". Reads at most len bytes (pass strlen only when it is cheap to know) or,
+ * with len SIZE_MAX, stops at the NUL or after LOG_STR_MAX + 1 bytes ("...(more)").
+ * Returns out. */
+#define LOG_STR_MAX 256
+#define LOG_STR_BUF (LOG_STR_MAX * 4 + 32)
+const char *log_str(char out[LOG_STR_BUF], const char *s, size_t len);
 
 #define log_error(...) log_emit(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_critical(...) log_emit(LOG_LVL_CRITICAL, __VA_ARGS__)

@@ -5,6 +5,7 @@
  * child's completion or a timer, so nothing blocks). */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -322,14 +323,18 @@ static int64_t timeout_ms(yajl_val v)
 }
 
 /* argv as one bounded audit text: quoted arguments, "..." when cut. */
+/* argv as one bounded audit text: each argument escaped, capped and quoted, "..." when
+ * the whole is cut. Reads a bounded prefix of each argument, whatever their size. */
 static char *argv_text(const char *const *argv)
 {
     char *buf = xmalloc(EXEC_AUDIT_ARGV_MAX + 1);
+    char arg[LOG_STR_BUF];
     size_t len = 0;
     buf[0] = 0;
     for (const char *const *a = argv; *a; a++) {
+        log_str(arg, *a, SIZE_MAX);
         int n =
-            snprintf(buf + len, EXEC_AUDIT_ARGV_MAX + 1 - len, "%s'%s'", a == argv ? "" : " ", *a);
+            snprintf(buf + len, EXEC_AUDIT_ARGV_MAX + 1 - len, "%s'%s'", a == argv ? "" : " ", arg);
         if (n < 0 || len + (size_t)n > EXEC_AUDIT_ARGV_MAX - 4) {
             snprintf(buf + (len < EXEC_AUDIT_ARGV_MAX - 4 ? len : EXEC_AUDIT_ARGV_MAX - 4), 5,
                      " ...");
@@ -343,16 +348,17 @@ static char *argv_text(const char *const *argv)
 static void exec_audit(const struct exec_args *a, const char *const *argv, int64_t pid, int rc)
 {
     char *text = argv_text(argv);
+    char path[LOG_STR_BUF];
     char envinfo[48] = "";
+    log_str(path, a->path, SIZE_MAX);
     if (YAJL_IS_ARRAY(a->env))
         snprintf(envinfo, sizeof(envinfo), ", env replaced (%zu entries)", a->env->u.array.len);
     const char *input = a->input ? ", with input data" : "";
     if (rc < 0)
-        log_audit("guest-exec '%s' argv [%s]%s%s: failed: %s", a->path, text, envinfo, input,
+        log_audit("guest-exec '%s' argv [%s]%s%s: failed: %s", path, text, envinfo, input,
                   strerror(-rc));
     else
-        log_audit("guest-exec '%s' argv [%s]%s%s: pid %" PRId64, a->path, text, envinfo, input,
-                  pid);
+        log_audit("guest-exec '%s' argv [%s]%s%s: pid %" PRId64, path, text, envinfo, input, pid);
     free(text);
 }
 

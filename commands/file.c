@@ -5,6 +5,7 @@
  * already queued on it have failed. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,7 @@ struct file_handle {
     struct plat_file *file; /* while busy, only the running job touches it */
     struct cmd_serial serial;
     bool closed; /* gone for new requests; freed once no call is left in its FIFO */
-    bool busy;     /* a job is in the threadpool */
+    bool busy;   /* a job is in the threadpool */
     struct file_handle *next;
 };
 
@@ -235,14 +236,16 @@ void cmd_file_open_end(cmd_call *call, void *ctx, yajl_val out, char *err)
     const struct file_open_args *a = call_args(call);
     struct open_job *job = ctx;
     bool audit = plat_file_mode_writes(a->mode);
+    char path[LOG_STR_BUF], mode[LOG_STR_BUF]; /* the host's: escaped and capped */
+    log_str(path, a->path, SIZE_MAX);
+    log_str(mode, a->mode, SIZE_MAX);
 
     if (err) {
         n_open--;
         if (audit && job->state_unsaved)
-            log_audit("guest-file-open '%s' mode '%s': failed (state not saved)", a->path, a->mode);
+            log_audit("guest-file-open '%s' mode '%s': failed (state not saved)", path, mode);
         else if (audit)
-            log_audit("guest-file-open '%s' mode '%s': failed: %s", a->path, a->mode,
-                      strerror(-job->rc));
+            log_audit("guest-file-open '%s' mode '%s': failed: %s", path, mode, strerror(-job->rc));
     } else {
         struct file_handle *h = xcalloc(1, sizeof(*h));
         h->id = job->id;
@@ -250,9 +253,9 @@ void cmd_file_open_end(cmd_call *call, void *ctx, yajl_val out, char *err)
         h->next = handles;
         handles = h;
         if (audit)
-            log_audit("guest-file-open '%s' mode '%s': handle %" PRId64, a->path, a->mode, h->id);
+            log_audit("guest-file-open '%s' mode '%s': handle %" PRId64, path, mode, h->id);
         else
-            log_info("guest-file-open '%s' mode '%s': handle %" PRId64, a->path, a->mode, h->id);
+            log_info("guest-file-open '%s' mode '%s': handle %" PRId64, path, mode, h->id);
     }
     free(job);
     call_finish_with(call, out, err);

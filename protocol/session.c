@@ -7,6 +7,7 @@
 #include "protocol/session.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -363,7 +364,8 @@ static bool session_on_error(void *ctx, const char *desc)
     struct proto_session *s = ctx;
     loopmon_mark_parsed(proto_framer_message_bytes(s->framer));
     loopmon_mark("parse error reply");
-    log_debug("%s: %s", s->name, desc);
+    char text[LOG_STR_BUF]; /* the error names the host's bytes */
+    log_debug("%s: %s", s->name, log_str(text, desc, SIZE_MAX));
     slot_set_error(slot_add(s, NULL), ERR_GENERIC, desc);
     session_flush(s);
     loopmon_mark_fmt("read %s", s->name);

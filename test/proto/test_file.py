@@ -354,6 +354,18 @@ class FileTest(AgentTestCase):
         self.assertNotIn('SECRETCONTENT', log)
         self.assertNotIn(b64(b'SECRETCONTENT'), log)
 
+    def test_audit_line_escapes_and_caps_the_path(self):
+        """A host's path cannot forge log lines (a newline in it is escaped) nor make one
+        huge (only its first 256 bytes are logged)."""
+        forged = self.path('x\n1700000000.000000: critical: forged line ')
+        self.c.err('guest-file-open', {'path': forged + 'y' * 100000, 'mode': 'w'})
+        log = wait_for(lambda: (lambda t: t if '...(more)' in t else None)(
+            self.agent.log_text()), what='audit line')
+        self.assertNotIn('\n1700000000.000000: critical: forged line', log)
+        self.assertIn('x\\x0a1700000000.000000: critical: forged line', log)
+        line = next(l for l in log.splitlines() if '...(more)' in l)
+        self.assertLess(len(line), 1024)
+
     def test_requests_on_one_handle_stay_in_order(self):
         p = self.path('order')
         h = self.open(p, 'w+')

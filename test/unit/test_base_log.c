@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +214,38 @@ static void test_reopen_after_rotation(void **state)
     assert_int_equal(log_reopen(), 0); /* stderr: nothing to reopen */
 }
 
+/* Host text in log lines: control characters, DEL, backslash and quotes escaped, at most
+ * LOG_STR_MAX bytes shown, the cut said; a long string is read only that far. */
+static void test_log_str_escapes_and_caps(void **state)
+{
+    char out[LOG_STR_BUF];
+    assert_string_equal(log_str(out, "plain /path", SIZE_MAX), "plain /path");
+    assert_string_equal(log_str(out, "a\nb\rc\x7f'\"\\", SIZE_MAX),
+                        "a\\x0ab\\x0dc\\x7f\\x27\\x22\\x5c");
+    assert_string_equal(log_str(out, NULL, SIZE_MAX), "(null)");
+    assert_string_equal(log_str(out, "ab\0cd", 5), "ab\\x00cd"); /* with a length: NULs too */
+
+    char *big = malloc(10000);
+    memset(big, 'x', 10000);
+    big[9999] = '\0';
+    log_str(out, big, SIZE_MAX);
+    assert_int_equal(strlen(out), LOG_STR_MAX + strlen("...(more)"));
+    assert_string_equal(out + LOG_STR_MAX, "...(more)");
+    log_str(out, big, 9999);
+    assert_string_equal(out + LOG_STR_MAX, "...(9999 bytes)");
+    /* the worst case fits: every byte escaped, then the marker */
+    memset(big, '\n', 9999);
+    log_str(out, big, 9999);
+    assert_int_equal(strlen(out), LOG_STR_MAX * 4 + strlen("...(9999 bytes)"));
+    /* only the first LOG_STR_MAX + 1 bytes are read (ASan would see a read past this) */
+    char *exact = malloc(LOG_STR_MAX + 1);
+    memset(exact, 'y', LOG_STR_MAX + 1);
+    log_str(out, exact, SIZE_MAX);
+    assert_string_equal(out + LOG_STR_MAX, "...(more)");
+    free(exact);
+    free(big);
+}
+
 static void test_ring_drops_oldest(void **state)
 {
     char big[1000];
@@ -248,6 +281,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_line_format, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_after_rotation, setup, teardown),
+        cmocka_unit_test(test_log_str_escapes_and_caps),
         cmocka_unit_test_setup_teardown(test_append_and_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_default_mask, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verbose_mask, setup, teardown),
