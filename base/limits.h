@@ -37,5 +37,17 @@
 
 /* agent */
 #define QGAD_LOG_RING_BYTES (256u << 10) /* log kept in memory while frozen */
+/* log rate limit (base/log.h): a token bucket per class of lines, refilled continuously.
+ * Ordinary lines: debug/info/message share one bucket, warning/error/critical another, so
+ * a flood of debug lines never hides an error. A line is at most ~1.3 KiB (log_str caps
+ * host text), so a class writes at most ~65 KiB/s sustained. */
+#define QGAD_LOG_BURST 200  /* lines written at once before the limit bites */
+#define QGAD_LOG_PER_SEC 50 /* lines per second after that */
+/* audit lines (log_audit: one per guest-exec or guest-file-open) have their own, larger
+ * bucket; what it drops is counted in the log and in syslog */
+#define QGAD_LOG_AUDIT_BURST 1000
+#define QGAD_LOG_AUDIT_PER_SEC 20
+/* while lines are dropped, their count is written at most this often per class */
+#define QGAD_LOG_SUPPRESSED_REPORT_MS 1000
 
 #endif

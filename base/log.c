@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/limits.h"
@@ -45,6 +46,41 @@ static bool log_syslog_open;
 static struct ring_line *ring_head, *ring_tail;
 static size_t ring_bytes;
 static unsigned long ring_dropped;
+
+#define NS_PER_SEC 1000000000ull
+#define REPORT_NS ((uint64_t)QGAD_LOG_SUPPRESSED_REPORT_MS * 1000000ull)
+
+/* Rate limit: one token bucket per class (base/limits.h). All under log_lock. */
+enum log_class { CLASS_CHATTY, CLASS_PROBLEM, CLASS_AUDIT, CLASS_COUNT };
+
+static const struct class_limit {
+    uint64_t burst, per_sec;
+    const char *what; /* "<N> <what> lines suppressed" */
+} class_limits[CLASS_COUNT] = {
+    [CLASS_CHATTY] = {QGAD_LOG_BURST, QGAD_LOG_PER_SEC, "log"},
+    [CLASS_PROBLEM] = {QGAD_LOG_BURST, QGAD_LOG_PER_SEC, "log"},
+    [CLASS_AUDIT] = {QGAD_LOG_AUDIT_BURST, QGAD_LOG_AUDIT_PER_SEC, "audit"},
+};
+
+struct bucket {
+    bool primed;             /* false: full, on first use */
+    uint64_t credit;         /* NS_PER_SEC per token: refill adds elapsed ns x per_sec */
+    uint64_t last_ns;        /* last refill */
+    unsigned long dropped;   /* lines dropped since the last report */
+    uint64_t next_report_ns; /* reports at most every REPORT_NS */
+};
+
+static struct bucket buckets[CLASS_COUNT];
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t (*log_clock)(void) = monotonic_ns;
 
 static const char *level_name(enum log_level level)
 {
@@ -179,6 +215,95 @@ static void emit(enum log_level level, const char *msg, bool audit)
     free(line);
 }
 
+static void refill(struct bucket *b, const struct class_limit *lim, uint64_t now)
+{
+    uint64_t cap = lim->burst * NS_PER_SEC;
+
+    if (!b->primed) {
+        b->primed = true;
+        b->credit = cap;
+        b->last_ns = now;
+    }
+    if (now <= b->last_ns)
+        return;
+    uint64_t elapsed = now - b->last_ns;
+    b->last_ns = now;
+    if (elapsed >= cap / lim->per_sec) { /* also keeps elapsed * per_sec from overflowing */
+        b->credit = cap;
+        return;
+    }
+    uint64_t add = elapsed * lim->per_sec;
+    b->credit = cap - b->credit > add ? b->credit + add : cap;
+}
+
+/* Called with log_lock held: "N log lines suppressed (rate limit)" (audit: also to
+ * syslog). Not charged to the bucket, and never masked: the lines it counts were not. */
+static void report_suppressed(enum log_class c, uint64_t now)
+{
+    struct bucket *b = &buckets[c];
+    char *msg = xasprintf("%lu %s lines suppressed (rate limit)", b->dropped, class_limits[c].what);
+
+    b->dropped = 0;
+    b->next_report_ns = now + REPORT_NS;
+    emit(LOG_LVL_WARNING, msg, c == CLASS_AUDIT);
+    free(msg);
+}
+
+/* Called with log_lock held. A pending count is written once lines of its class flow
+ * again (after a second at most, as the bucket refills), at most once a second. */
+static void report_due(enum log_class c, uint64_t now)
+{
+    struct bucket *b = &buckets[c];
+
+    refill(b, &class_limits[c], now);
+    if (b->dropped && now >= b->next_report_ns && b->credit >= NS_PER_SEC)
+        report_suppressed(c, now);
+}
+
+/* Called with log_lock held: whether a line of class c may be written now. O(1), no
+ * allocation unless a report is due. */
+static bool rate_allow(enum log_class c)
+{
+    uint64_t now = log_clock();
+    struct bucket *b = &buckets[c];
+
+    for (enum log_class o = 0; o < CLASS_COUNT; o++)
+        report_due(o, now);
+    if (b->credit >= NS_PER_SEC) {
+        b->credit -= NS_PER_SEC;
+        return true;
+    }
+    b->dropped++;
+    return false;
+}
+
+static enum log_class class_of(enum log_level level, bool audit)
+{
+    if (audit)
+        return CLASS_AUDIT;
+    return level & (LOG_LVL_ERROR | LOG_LVL_CRITICAL | LOG_LVL_WARNING) ? CLASS_PROBLEM
+                                                                        : CLASS_CHATTY;
+}
+
+/* Called with log_lock held: pending counts are written now (at exit), then the buckets
+ * are full again. */
+static void rate_reset(void)
+{
+    for (enum log_class c = 0; c < CLASS_COUNT; c++) {
+        if (buckets[c].dropped && !log_suspended)
+            report_suppressed(c, log_clock());
+    }
+    memset(buckets, 0, sizeof(buckets));
+}
+
+void log_set_clock_for_test(uint64_t (*now_ns)(void))
+{
+    pthread_mutex_lock(&log_lock);
+    log_clock = now_ns ? now_ns : monotonic_ns;
+    memset(buckets, 0, sizeof(buckets));
+    pthread_mutex_unlock(&log_lock);
+}
+
 const char *log_str(char out[LOG_STR_BUF], const char *s, size_t len)
 {
     size_t n = 0, o = 0;
@@ -220,6 +345,7 @@ int log_open(const char *path, bool verbose)
 void log_close(void)
 {
     pthread_mutex_lock(&log_lock);
+    rate_reset();
     close_current();
     free(log_deferred_path);
     log_deferred_path = NULL;
@@ -309,13 +435,13 @@ __attribute__((format(printf, 3, 0))) static void log_v(enum log_level level, bo
 {
     char *msg = NULL;
 
-    if (vasprintf(&msg, fmt, ap) < 0)
-        return;
-    pthread_mutex_lock(&log_lock);
-    if (audit || (level & log_mask))
+    pthread_mutex_lock(&log_lock); /* a dropped line is not even formatted */
+    if ((audit || (level & log_mask)) && rate_allow(class_of(level, audit)) &&
+        vasprintf(&msg, fmt, ap) >= 0) {
         emit(level, msg, audit);
+        free(msg);
+    }
     pthread_mutex_unlock(&log_lock);
-    free(msg);
 }
 
 void log_emit(enum log_level level, const char *fmt, ...)

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum log_level {
     LOG_LVL_ERROR = 1 << 0,
@@ -31,6 +32,26 @@ void log_emit(enum log_level level, const char *fmt, ...) __attribute__((format(
 /* Audit line for a mutating command: syslog(LOG_INFO) and the log, never filtered by -v.
  * Callers must never pass secrets (passwords, file contents, env values, input data). */
 void log_audit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Rate limit (a host can make the agent log: parse errors with -v, warnings, audit
+ * lines). Lines that pass the level mask are charged to a token bucket of their class
+ * (base/limits.h): debug/info/message share one, warning/error/critical have their own
+ * (a debug flood never hides an error), each a burst of QGAD_LOG_BURST lines then
+ * QGAD_LOG_PER_SEC a second. A line over the limit is dropped before it is even formatted
+ * and counted; the count is written as a warning "<N> log lines suppressed (rate limit)"
+ * (never masked) by the first line after it once lines of that class flow again (the
+ * bucket refills within a second), at most once a second per class, and at log_close().
+ * Audit lines have a third, larger bucket (QGAD_LOG_AUDIT_BURST, then
+ * QGAD_LOG_AUDIT_PER_SEC a second): an admin's audit trail should survive a busy host,
+ * but a hostile one must not fill /var/log through syslog either. An audit line over the
+ * limit goes neither to the log nor to syslog, and "<N> audit lines suppressed (rate
+ * limit)" goes to both, so the trail says that lines are missing and how many.
+ * The check is O(1), under the log lock, on CLOCK_MONOTONIC. The ring kept while
+ * suspended holds only lines that passed it. */
+
+/* For tests only: the rate limit's clock (monotonic nanoseconds); NULL restores
+ * CLOCK_MONOTONIC. Every bucket is full again. */
+void log_set_clock_for_test(uint64_t (*now_ns)(void));
 
 /* Host-controlled text in a log line goes through log_str: control characters, DEL, '\'
  * and quotes become \xNN, and only its first LOG_STR_MAX bytes are shown, then

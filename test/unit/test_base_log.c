@@ -1,4 +1,5 @@
-/* base/log.c: line format, level mask, audit lines, the ring kept while suspended. */
+/* base/log.c: line format, level mask, audit lines, the ring kept while suspended, the
+ * rate limit (on a fake clock). */
 #include <regex.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -40,7 +41,30 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     log_close();
+    log_set_clock_for_test(NULL);
     return 0;
+}
+
+#define MS 1000000ull
+static uint64_t fake_ns = 1000000 * MS;
+
+static uint64_t fake_clock(void)
+{
+    return fake_ns;
+}
+
+static uint64_t ticking_clock(void) /* a second per line: the limit never bites */
+{
+    return fake_ns += 1000 * MS;
+}
+
+/* How often needle occurs in text. */
+static size_t count_of(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
 }
 
 /* The whole file; the caller frees. "" if it does not exist. */
@@ -253,6 +277,7 @@ static void test_ring_drops_oldest(void **state)
 
     memset(big, 'x', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
+    log_set_clock_for_test(ticking_clock);
     assert_int_equal(log_open(path, true), 0);
     log_suspend();
     for (size_t i = 0; i < total; i++)
@@ -276,6 +301,92 @@ static void test_ring_drops_oldest(void **state)
     free(text);
 }
 
+static void test_rate_limit_burst_then_suppressed(void **state)
+{
+    log_set_clock_for_test(fake_clock);
+    assert_int_equal(log_open(path, true), 0);
+    for (int i = 0; i < QGAD_LOG_BURST + 50; i++)
+        log_debug("chatty %d", i);
+    log_error("an error still shows"); /* its own bucket */
+    char *text = slurp();
+    assert_int_equal(count_of(text, ": debug: chatty "), QGAD_LOG_BURST);
+    assert_int_equal(count_lines(text), QGAD_LOG_BURST + 1);
+    assert_null(strstr(text, "suppressed"));
+    free(text);
+
+    fake_ns += 100 * MS; /* 5 lines' worth */
+    log_info("flowing again");
+    text = slurp();
+    const char *report = strstr(text, ": warning: 50 log lines suppressed (rate limit)\n");
+    assert_non_null(report);
+    assert_true(report < strstr(text, ": info: flowing again\n"));
+    assert_int_equal(count_lines(text), QGAD_LOG_BURST + 3);
+    free(text);
+
+    for (int i = 0; i < 10; i++) /* 4 pass, 6 are dropped */
+        log_debug("again %d", i);
+    fake_ns += 500 * MS;
+    log_debug("within the second"); /* passes, but the count waits */
+    text = slurp();
+    assert_int_equal(count_of(text, "suppressed"), 1);
+    assert_int_equal(count_of(text, ": debug: again "), 4);
+    assert_non_null(strstr(text, ": debug: within the second\n"));
+    free(text);
+    fake_ns += 600 * MS;
+    log_debug("a second later");
+    text = slurp();
+    assert_non_null(strstr(text, ": warning: 6 log lines suppressed (rate limit)\n"));
+    assert_int_equal(count_of(text, "suppressed"), 2);
+    free(text);
+}
+
+static void test_rate_limit_audit_and_mask(void **state)
+{
+    log_set_clock_for_test(fake_clock);
+    assert_int_equal(log_open(path, false), 0);
+    for (int i = 0; i < 1000; i++)
+        log_debug("masked %d", i); /* filtered lines cost no tokens */
+    for (int i = 0; i < QGAD_LOG_BURST; i++)
+        log_error("e %d", i);
+    for (int i = 0; i < QGAD_LOG_AUDIT_BURST + 10; i++)
+        log_audit("guest-file-open '/tmp/%d'", i);
+    char *text = slurp();
+    assert_int_equal(count_of(text, ": error: e "), QGAD_LOG_BURST);
+    assert_int_equal(count_of(text, ": info: guest-file-open"), QGAD_LOG_AUDIT_BURST);
+    assert_int_equal(count_lines(text), QGAD_LOG_BURST + QGAD_LOG_AUDIT_BURST);
+    free(text);
+
+    /* the count is due once the audit bucket refills, whatever line comes next, and is
+     * not masked although it is a warning */
+    fake_ns += 1000 * MS;
+    log_error("next");
+    text = slurp();
+    const char *report = strstr(text, ": warning: 10 audit lines suppressed (rate limit)\n");
+    assert_non_null(report);
+    assert_true(report < strstr(text, ": error: next\n"));
+    free(text);
+}
+
+static void test_rate_limit_count_written_at_close(void **state)
+{
+    log_set_clock_for_test(fake_clock);
+    assert_int_equal(log_open(path, true), 0);
+    for (int i = 0; i < QGAD_LOG_BURST + 7; i++)
+        log_warning("w %d", i);
+    log_close();
+    char *text = slurp();
+    assert_non_null(strstr(text, ": warning: 7 log lines suppressed (rate limit)\n"));
+    assert_int_equal(count_lines(text), QGAD_LOG_BURST + 1);
+    free(text);
+
+    assert_int_equal(log_open(path, true), 0); /* and the buckets are full again */
+    for (int i = 0; i < QGAD_LOG_BURST; i++)
+        log_warning("x %d", i);
+    text = slurp();
+    assert_int_equal(count_of(text, ": warning: x "), QGAD_LOG_BURST);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +398,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verbose_mask, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suspend_defers_file_and_keeps_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ring_drops_oldest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_limit_burst_then_suppressed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_limit_audit_and_mask, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_limit_count_written_at_close, setup, teardown),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
