@@ -21,6 +21,10 @@
 #define LOOPMON_LABEL_MAX 96
 #define LOOPMON_DEFAULT_LABEL "unlabelled callback"
 #define LOOPMON_DEFAULT_MS 20.0
+/* A stretch in which the loop thread blocked but worked less than the threshold counts
+ * once it lasted this many thresholds (40 ms): sleeping in I/O or for a child that long is
+ * a stall; waiting that briefly on a lock whose holder was preempted is the machine's. */
+#define LOOPMON_BLOCKED_FACTOR 2u
 /* Parsing the message itself is the one work that may grow with host input (DESIGN.md). */
 #define LOOPMON_EXEMPT_PARSE_BYTES ((size_t)1 << 20)
 
@@ -110,6 +114,14 @@ static void segment_close(size_t parsed)
                  * and left to the memory-budget work (a parse-tree allocator of its own) */
                 log_debug("loop: %.1f ms in %s waiting for the allocator (exempt)",
                           (double)busy / 1e6, mon.label);
+                busy = 0;
+            } else if (cpu - mon.start_cpu_ns <= mon.threshold_ns &&
+                       busy <= LOOPMON_BLOCKED_FACTOR * mon.threshold_ns) {
+                /* a short block: on a busy machine a lock the pool holds (the threadpool's,
+                 * the allocator's, the log's) can keep the loop waiting while its holder is
+                 * preempted, which says nothing about the agent */
+                log_debug("loop: %.1f ms in %s, blocked (under %u x the threshold)",
+                          (double)busy / 1e6, mon.label, LOOPMON_BLOCKED_FACTOR);
                 busy = 0;
             }
         }

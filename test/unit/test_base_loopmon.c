@@ -28,9 +28,10 @@ static char report[256];
 struct scenario {
     const char *label; /* marked first, unless NULL */
     unsigned busy_ms;
-    size_t parsed; /* then loopmon_mark_parsed(parsed), unless 0 */
-    bool in_poll;  /* played by an async callback (I/O, inside poll) instead of a timer */
-    bool unmark;   /* then loopmon_mark(NULL) and as long busy again */
+    unsigned sleep_ms; /* then blocks this long (a slow syscall) */
+    size_t parsed;     /* then loopmon_mark_parsed(parsed), unless 0 */
+    bool in_poll;      /* played by an async callback (I/O, inside poll) instead of a timer */
+    bool unmark;       /* then loopmon_mark(NULL) and as long busy again */
 };
 
 static uint64_t cpu_ns(void)
@@ -53,6 +54,8 @@ static void play(const struct scenario *sc)
     if (sc->label)
         loopmon_mark(sc->label);
     busy_wait(sc->busy_ms);
+    if (sc->sleep_ms)
+        usleep(sc->sleep_ms * 1000);
     if (sc->parsed) {
         loopmon_mark_parsed(sc->parsed);
         loopmon_mark("after the parse");
@@ -139,6 +142,20 @@ static void test_busy_callback_is_named(void **state)
     assert_non_null(strstr(text, " ms in busy timer\n"));
     double ms = strtod(text + strlen("stall "), NULL);
     assert_true(ms >= 40 && ms < 1000);
+}
+
+/* Blocking (I/O, waiting for a child) is charged wall time: 80 ms asleep is a stall... */
+static void test_long_block_is_a_stall(void **state)
+{
+    const struct scenario sc = {.label = "slow syscall", .sleep_ms = 80};
+    assert_non_null(strstr(run(&sc, 1), " ms in slow syscall\n"));
+}
+
+/* ...but a block under twice the threshold is not (a preempted lock holder) */
+static void test_short_block_is_silent(void **state)
+{
+    const struct scenario sc = {.label = "brief wait", .sleep_ms = 30};
+    assert_string_equal(run(&sc, 1), "");
 }
 
 static void test_unmarked_callback_is_unlabelled(void **state)
@@ -234,6 +251,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_busy_callback_is_named, setup),
+        cmocka_unit_test_setup(test_long_block_is_a_stall, setup),
+        cmocka_unit_test_setup(test_short_block_is_silent, setup),
         cmocka_unit_test_setup(test_unmarked_callback_is_unlabelled, setup),
         cmocka_unit_test_setup(test_waiting_in_poll_is_not_a_stall, setup),
         cmocka_unit_test_setup(test_busy_io_callback_is_named, setup),
