@@ -1,5 +1,7 @@
 /* Own encoder, not yajl_gen: yajl_gen writes non-ASCII UTF-8 as is, while upstream (and
- * clients comparing its output) escape every byte outside 0x20..0x7E as \uXXXX. */
+ * clients comparing its output) escape every byte outside 0x20..0x7E as \uXXXX. Strings
+ * are decoded with utf8.h, as upstream's writer does: \xC0\x80 is U+0000, invalid
+ * sequences become U+FFFD. */
 #include "protocol/wire/encoder.h"
 
 #include <stdbool.h>
@@ -9,8 +11,7 @@
 #include <string.h>
 
 #include "base/xalloc.h"
-
-#define REPLACEMENT_CHAR 0xFFFD
+#include "protocol/wire/utf8.h"
 
 static void buf_puts(struct buf *b, const char *s)
 {
@@ -22,42 +23,6 @@ static void put_u16(struct buf *b, unsigned u)
     char esc[8];
     snprintf(esc, sizeof(esc), "\\u%04X", u & 0xFFFF);
     buf_put(b, esc, 6);
-}
-
-/* Decodes one UTF-8 sequence at s (s[0] >= 0x80). Returns its length and sets *cp, or
- * returns the length of the invalid prefix to skip and sets *cp to U+FFFD. */
-static size_t utf8_decode(const unsigned char *s, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        *cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        *cp = c & 0x0F;
-        lo = c == 0xE0 ? 0xA0 : 0x80; /* no overlong forms */
-        hi = c == 0xED ? 0x9F : 0xBF; /* no surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        *cp = c & 0x07;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF; /* nothing above U+10FFFF */
-    } else {
-        *cp = REPLACEMENT_CHAR;
-        return 1;
-    }
-    for (size_t i = 1; i < n; i++) {
-        unsigned char cc = s[i]; /* the NUL terminator fails this check */
-        if (cc < (i == 1 ? lo : 0x80) || cc > (i == 1 ? hi : 0xBF)) {
-            *cp = REPLACEMENT_CHAR;
-            return i;
-        }
-        *cp = (*cp << 6) | (cc & 0x3F);
-    }
-    return n;
 }
 
 static void put_escaped(struct buf *b, unsigned char c)

@@ -15,6 +15,7 @@
 #include "base/xalloc.h"
 #include "protocol/wire/encoder.h"
 #include "protocol/wire/parser.h"
+#include "protocol/wire/utf8.h"
 
 /* Upstream renders the 0xFF it stumbles over as U+FFFD; the encoder prints \uFFFD. */
 #define ERR_STRAY_RESYNC "JSON parse error, stray '\xEF\xBF\xBD'"
@@ -23,11 +24,12 @@
 #define ERR_TOKEN_COUNT "JSON token count limit exceeded"
 #define ERR_NESTING "JSON nesting depth limit exceeded"
 #define ERR_INPUT_TOTAL "JSON parse error, input buffer limit exceeded"
+#define ERR_UTF8 "JSON parse error, invalid UTF-8 sequence in string"
 #define KEYWORD_SHOWN 64       /* bytes of a bad keyword quoted in its error */
 #define OUT_KEEP (64u << 10)   /* a bigger buffer is released when its message ends */
 #define BIG_STRING (64u << 10) /* a plain string this long bypasses yajl (take_big_string) */
 
-enum lex_state { LX_VALUE, LX_DQ, LX_DQ_ESC, LX_SQ, LX_SQ_ESC, LX_SCALAR };
+enum lex_state { LX_VALUE, LX_DQ, LX_DQ_ESC, LX_DQ_HEX, LX_SQ, LX_SQ_ESC, LX_SQ_HEX, LX_SCALAR };
 
 struct proto_framer {
     struct proto_framer_events ev;
@@ -45,6 +47,12 @@ struct proto_framer {
     size_t tok;       /* start of the incomplete token held back in out */
     size_t strings;   /* string tokens of this message so far */
     bool plain;       /* the current string is printable ASCII without escapes */
+    /* Strict UTF-8 (utf8.h) of the current string, raw and escaped; see lex_string. */
+    struct utf8_dec u8; /* a raw multi-byte sequence in progress */
+    uint32_t unit;      /* the \uXXXX being read: its value, */
+    size_t hex;         /* and its hex digits so far */
+    uint32_t high;      /* an escaped high surrogate waiting for its low one, or 0 */
+    char esc[13];       /* the text of the escape(s) read, for the error */
 };
 
 static size_t buffered_total; /* loop thread only */
@@ -102,6 +110,8 @@ static void message_reset(struct proto_framer *f)
     f->depth = 0;
     f->tokens = 0;
     f->strings = 0;
+    f->u8.need = 0;
+    f->high = 0;
     f->in_msg = false;
     f->discard = false;
 }
@@ -120,6 +130,8 @@ static void fail(struct proto_framer *f, const char *desc)
     report(f, f->ev.error(f->ev.ctx, desc));
     drop_partial(f);
     f->discard = true;
+    f->u8.need = 0;
+    f->high = 0;
     if (f->depth == 0 && f->state == LX_VALUE)
         message_reset(f);
 }
@@ -207,6 +219,8 @@ static void lex_value(struct proto_framer *f, unsigned char c)
         if (f->state != LX_SCALAR) {
             f->strings++;
             f->plain = true;
+            f->u8.need = 0;
+            f->high = 0;
         }
         return;
     }
@@ -245,7 +259,31 @@ static void string_end(struct proto_framer *f)
         message_end(f);
 }
 
-/* Inside a string: copies the plain run, then handles one other byte. */
+static void bad_escape(struct proto_framer *f, size_t text_len)
+{
+    char desc[80];
+    snprintf(desc, sizeof(desc), "JSON parse error, %.*s is not a valid Unicode character",
+             (int)text_len, f->esc);
+    f->high = 0;
+    fail(f, desc);
+}
+
+/* A string byte that is not plain ASCII (or any byte while a UTF-8 sequence or a surrogate
+ * pair is open): the strict UTF-8 check. Errors are reported; the byte is lexed anyway. */
+static void check_string_byte(struct proto_framer *f, unsigned char c)
+{
+    if (f->discard)
+        return;
+    if (f->high && c != '\\') {
+        bad_escape(f, 6);
+        return;
+    }
+    if ((c >= 0x80 || f->u8.need) && utf8_step(&f->u8, c) == UTF8_BAD)
+        fail(f, ERR_UTF8);
+}
+
+/* Inside a string: copies the plain run, then handles one other byte. ASCII needs no check
+ * beyond the table, so the run is taken only between characters and escapes. */
 static const unsigned char *lex_string(struct proto_framer *f, const unsigned char *p,
                                        const unsigned char *end)
 {
@@ -256,13 +294,15 @@ static const unsigned char *lex_string(struct proto_framer *f, const unsigned ch
         end = p + room;
 
     const bool *plain = sq ? sq_plain : proto_plain_byte;
-    while (p < end && plain[*p])
-        p++;
+    if (!f->u8.need && !f->high)
+        while (p < end && plain[*p])
+            p++;
     emit_run(f, run, (size_t)(p - run));
     if (p == end || *p >= 0xFE)
         return p; /* resync is the caller's */
 
     unsigned char c = *p++;
+    check_string_byte(f, c);
     if (c == (sq ? '\'' : '"')) {
         string_end(f);
         return p;
@@ -279,13 +319,89 @@ static const unsigned char *lex_string(struct proto_framer *f, const unsigned ch
     return p;
 }
 
-/* \' becomes ' (yajl does not know it); any other escape is yajl's to check. */
+/* \' becomes ' (yajl does not know it); \u is checked here (lex_hex), any other escape is
+ * yajl's to check. */
 static void lex_escape(struct proto_framer *f, unsigned char c)
 {
+    bool sq = f->state == LX_SQ_ESC;
+    if (f->high && c != 'u')
+        bad_escape(f, 6); /* a high surrogate not followed by \u */
     if (c != '\'')
         emit(f, '\\');
     emit(f, (char)c);
-    f->state = f->state == LX_SQ_ESC ? LX_SQ : LX_DQ;
+    if (c == 'u') {
+        char *text = f->esc + (f->high ? 6 : 0);
+        text[0] = '\\';
+        text[1] = 'u';
+        f->unit = 0;
+        f->hex = 0;
+        f->state = sq ? LX_SQ_HEX : LX_DQ_HEX;
+    } else {
+        f->state = sq ? LX_SQ : LX_DQ;
+    }
+}
+
+/* \u0000: upstream keeps NUL as modified UTF-8's \xC0\x80 (the encoder writes it back as
+ * \u0000), which also keeps it out of C strings. yajl passes the two bytes through. */
+static void escaped_nul(struct proto_framer *f)
+{
+    if (f->discard)
+        return;
+    f->out.len -= 6; /* the escape, emitted by lex_escape and lex_hex */
+    buf_put(&f->out, "\xC0\x80", 2);
+}
+
+/* After \uXXXX: as upstream's parse_string, a high surrogate must be followed by an
+ * escaped low one (the pair is one code point; yajl combines it), and the code point must
+ * pass utf8_codepoint_valid. The error quotes the escape, or the pair. */
+static void escape_end(struct proto_framer *f)
+{
+    uint32_t u = f->unit, high = f->high;
+    f->high = 0;
+    if (high) {
+        uint32_t cp = 0x10000 + ((high & 0x3FF) << 10) + (u & 0x3FF);
+        if (u < 0xDC00 || u > 0xDFFF)
+            bad_escape(f, 6);
+        else if (!utf8_codepoint_valid(cp))
+            bad_escape(f, 12);
+        return;
+    }
+    if (u >= 0xD800 && u <= 0xDBFF)
+        f->high = u;
+    else if (!utf8_codepoint_valid(u))
+        bad_escape(f, 6);
+    else if (u == 0)
+        escaped_nul(f);
+}
+
+static int hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+        return (c | 0x20) - 'a' + 10;
+    return -1;
+}
+
+/* One of the four digits after \u. False for a non-digit: the string goes on with it, and
+ * yajl reports the invalid escape. */
+static bool lex_hex(struct proto_framer *f, unsigned char c)
+{
+    bool sq = f->state == LX_SQ_HEX;
+    int v = hex_value(c);
+    if (v < 0) {
+        f->high = 0;
+        f->state = sq ? LX_SQ : LX_DQ;
+        return false;
+    }
+    emit(f, (char)c);
+    f->esc[(f->high ? 8 : 2) + f->hex] = (char)c;
+    f->unit = (f->unit << 4) | (uint32_t)v;
+    if (++f->hex == 4) {
+        f->state = sq ? LX_SQ : LX_DQ;
+        escape_end(f);
+    }
+    return true;
 }
 
 static bool is_delimiter(unsigned char c)
@@ -357,6 +473,11 @@ bool proto_framer_feed(struct proto_framer *f, const char *buf, size_t len)
         case LX_SQ_ESC:
             lex_escape(f, c);
             p++;
+            break;
+        case LX_DQ_HEX:
+        case LX_SQ_HEX:
+            if (lex_hex(f, c))
+                p++;
             break;
         case LX_SCALAR:
             if (is_delimiter(c)) {

@@ -1,6 +1,7 @@
 """Framing: pipelining, arbitrary splits, 0xFF resync, the sync reply, parser caps
 (PROTOCOL.md 4.1, Part 1 items 2 and 4)."""
 
+import json
 import unittest
 
 from qgadtest import (AgentTestCase, Client, iterations, local_only, main, skip_unless_carries,
@@ -172,6 +173,62 @@ class FramingTest(AgentTestCase):
         payload = b'{"execute": "guest-ping", "id": "' + b'a' * (TOKEN_BYTES + 64)
         skip_unless_carries(self, len(payload))
         self.assertCapThenPing(payload, 'JSON token size limit exceeded')
+
+    # --- strict UTF-8 -------------------------------------------------------------
+    # Each reply line below is what Debian's qemu-ga 7.2 sent for the same bytes.
+    UTF8_ERR = (b'{"error": {"class": "GenericError", '
+                b'"desc": "JSON parse error, invalid UTF-8 sequence in string"}}')
+    BAD_UTF8 = [b'"\xc0\xaf"', b'"\xed\xa0\x80"', b'"\xf4\x90\x80\x80"', b'"\xe2\x82"',
+                b'"\x80"', b'"\xef\xbf\xbf"', b"'\xc1\xbf'"]
+    BAD_ESCAPES = [(b'\\ud800', b'\\ud800'), (b'\\ud800x', b'\\ud800'),
+                   (b'\\ud800\\u0041', b'\\ud800'), (b'\\udc00', b'\\udc00'),
+                   (b'\\uD800', b'\\uD800'), (b'\\udbff\\udfff', b'\\udbff\\udfff'),
+                   (b'\\uffff', b'\\uffff')]
+
+    def assertRawThenPing(self, data, want):
+        self.c.send_raw(data + b'{"execute":"guest-ping","id":"next"}')
+        self.assertEqual(self.c.recv_line(), want)
+        self.assertEqual(self.c.recv_reply(), {'return': {}, 'id': 'next'})
+
+    def test_invalid_utf8_rejected(self):
+        for raw in self.BAD_UTF8:
+            with self.subTest(raw=raw):
+                self.assertRawThenPing(b'{"execute":"guest-ping","id":' + raw + b'}',
+                                       self.UTF8_ERR)
+                self.assertRawThenPing(b'{"execute":"guest-ping",' + raw + b':1}',
+                                       self.UTF8_ERR)
+
+    def test_lone_surrogate_escapes_rejected(self):
+        for esc, quoted in self.BAD_ESCAPES:
+            with self.subTest(esc=esc):
+                self.assertRawThenPing(
+                    b'{"execute":"guest-ping","id":"a' + esc + b'b"}',
+                    b'{"error": {"class": "GenericError", "desc": "JSON parse error, ' +
+                    quoted.replace(b'\\', b'\\\\') + b' is not a valid Unicode character"}}')
+
+    def test_ids_echoed_exactly(self):
+        """Valid characters from every plane, raw or escaped, come back as the same
+        characters in upstream's ASCII \\uXXXX form (the two raw lines are qemu-ga 7.2's
+        bytes too)."""
+        ids = ['\x7f', '\x80', '\u07ff', '\u0800', '\ud7ff', '\ue000', '\ufffd', '\U00010000',
+               '\U0001F600', '\U0010FFFD', 'caf\xe9 \u20ac \u4e2d\u6587', '\x00']
+        for i in ids:
+            with self.subTest(id=i):
+                for wire in (json.dumps(i, ensure_ascii=False).encode('utf-8', 'surrogatepass'),
+                             json.dumps(i).encode('ascii')):
+                    self.c.send_raw(b'{"execute":"guest-ping","id":' + wire + b'}')
+                    self.assertEqual(self.c.recv_reply()['id'], i)
+        self.c.send_raw(b'{"execute":"guest-ping","id":"\xc0\x80"}')
+        self.assertEqual(self.c.recv_line(), b'{"return": {}, "id": "\\u0000"}')
+        self.c.send_raw(b'{"execute":"guest-ping","id":"\xf0\x9f\x98\x80\\u00e9"}')
+        self.assertEqual(self.c.recv_line(), b'{"return": {}, "id": "\\uD83D\\uDE00\\u00E9"}')
+
+    def test_number_ids_keep_their_text(self):
+        """qgad's own (qemu-ga 7.2 answers 1500 for 1.50e+3): the id's number text as sent."""
+        for num in (b'1.50e+3', b'-0', b'18446744073709551615', b'1e400',
+                    b'0.1000000000000000055511'):
+            self.c.send_raw(b'{"execute":"guest-ping","id":[' + num + b']}')
+            self.assertEqual(self.c.recv_line(), b'{"return": {}, "id": [' + num + b']}')
 
 
 if __name__ == '__main__':

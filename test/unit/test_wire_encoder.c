@@ -39,11 +39,18 @@ static void test_invalid_utf8(void **state)
                                "b"),
                    "\"a\\uFFFDb\"");
     assert_encodes(json_string("\x80"), "\"\\uFFFD\"");
-    assert_encodes(json_string("end\xc3"), "\"end\\uFFFD\"");      /* truncated at the end */
-    assert_encodes(json_string("\xe2\x82x"), "\"\\uFFFDx\"");      /* truncated inside */
-    assert_encodes(json_string("\xc0\x80"), "\"\\uFFFD\\uFFFD\""); /* overlong NUL */
-    assert_encodes(json_string("\xed\xa0\x80"), "\"\\uFFFD\\uFFFD\\uFFFD\""); /* surrogate */
-    assert_encodes(json_string("\xf4\x90\x80\x80"), "\"\\uFFFD\\uFFFD\\uFFFD\\uFFFD\"");
+    assert_encodes(json_string("end\xc3"), "\"end\\uFFFD\""); /* truncated at the end */
+    assert_encodes(json_string("\xe2\x82x"), "\"\\uFFFDx\""); /* truncated inside */
+    /* a whole sequence that decodes to a rejected code point is one U+FFFD, as upstream */
+    assert_encodes(json_string("\xc0\xaf"), "\"\\uFFFD\"");            /* overlong '/' */
+    assert_encodes(json_string("\xed\xa0\x80"), "\"\\uFFFD\"");        /* surrogate */
+    assert_encodes(json_string("\xf4\x90\x80\x80"), "\"\\uFFFD\"");    /* above U+10FFFF */
+    assert_encodes(json_string("\xef\xbf\xbf"), "\"\\uFFFD\"");        /* noncharacter */
+    assert_encodes(json_string("\xc3\xc3\xa9"), "\"\\uFFFD\\u00E9\""); /* restarts */
+    /* modified UTF-8's NUL, how the parser keeps \u0000 */
+    assert_encodes(json_string("a\xc0\x80"
+                               "b"),
+                   "\"a\\u0000b\"");
 }
 
 static void test_values(void **state)
