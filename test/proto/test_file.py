@@ -462,7 +462,10 @@ class FileTest(AgentTestCase):
               'phase: median %.3f ms, p99 %.3f ms'
               % (reads, outside, p50, p99, lat[-1] * 1000, len(pool), pool50, pool99))
         self.assertGreaterEqual(reads, 1)
-        self.assertLess(p99, 5.0 * (1 if timeout(1) == 1 else 4))
+        # 10 ms: a read on the loop would cost ~100 ms per reply; what is stricter than a
+        # p99 (one stretch of loop work over 20 ms) is the loop-stall check's job, and a
+        # 5 ms p99 failed on a busy 2-core machine (5.1-6.0 ms with other builds running)
+        self.assertLess(p99, 10.0 * (1 if timeout(1) == 1 else 4))
         self.close(h)
 
 
