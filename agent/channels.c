@@ -32,10 +32,19 @@ static void conn_pause(void *ctx, bool paused)
     transport_pause(c->conn, paused);
 }
 
+/* Every reply to a half-closed client is written: close after the queue drains. */
+static void conn_drained(void *ctx)
+{
+    struct agent_conn *c = ctx;
+
+    transport_close(c->conn);
+}
+
 static void *conn_open(struct transport_conn *conn, void *user)
 {
     struct agent_conn *c = xmalloc(sizeof(*c));
-    struct proto_session_io io = {.write = conn_write, .pause = conn_pause, .ctx = c};
+    struct proto_session_io io = {
+        .write = conn_write, .pause = conn_pause, .drained = conn_drained, .ctx = c};
 
     c->conn = conn;
     c->session = proto_session_new(&io, transport_conn_name(conn));
@@ -48,6 +57,16 @@ static void conn_data(void *ctx, const char *buf, size_t len)
 
     loopmon_mark_fmt("read %s", transport_conn_name(c->conn));
     proto_session_feed(c->session, buf, len);
+    loopmon_mark(NULL);
+}
+
+/* The client shut down its sending side (printf ... | socat): answer what it sent. */
+static void conn_eof(void *ctx)
+{
+    struct agent_conn *c = ctx;
+
+    loopmon_mark_fmt("eof %s", transport_conn_name(c->conn));
+    proto_session_end_input(c->session);
     loopmon_mark(NULL);
 }
 
@@ -66,6 +85,7 @@ static int open_channel(const struct transport_opts *topts)
     static const struct transport_events events = {
         .open = conn_open,
         .data = conn_data,
+        .eof = conn_eof,
         .close = conn_close,
     };
     struct transport_channel *ch;

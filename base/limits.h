@@ -21,6 +21,9 @@
  * allocator headers */
 #define QGAD_WRITE_BUFFER_OVERHEAD 256
 #define QGAD_READ_CHUNK 4096
+/* a listener client that shut down its sending side (printf ... | socat) still gets the
+ * replies to what it sent; it is closed once they are written, or this long after its EOF */
+#define QGAD_HALF_CLOSE_DRAIN_MS 30000
 #define QGAD_RETRY_PATH_MS 5000             /* -r: reopen interval, as upstream */
 #define QGAD_POOL_FREE_BYTES (1u << 20)     /* larger buffers are freed off the loop */
 #define QGAD_POOL_ENCODE_BYTES (256u << 10) /* larger results are encoded off the loop */

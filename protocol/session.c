@@ -43,6 +43,8 @@ struct proto_session {
     size_t held, held_bytes; /* slots in the FIFO and their weight (QGAD_MAX_PENDING_*) */
     bool paused;             /* the stream was asked to stop reading */
     unsigned busy;           /* inside feed or flush: freeing is deferred until they return */
+    bool input_ended;        /* proto_session_end_input(): no more bytes will come */
+    bool drained;            /* io.drained() called */
     bool closing;
 };
 
@@ -180,6 +182,12 @@ static void session_flush(struct proto_session *s)
             slot->reply = NULL;
         }
         slot_free(slot);
+    }
+    if (s->input_ended && !s->head && !s->drained && !s->closing) {
+        s->drained = true;
+        log_debug("%s: every reply written after the end of input", s->name);
+        if (s->io.drained)
+            s->io.drained(s->io.ctx);
     }
     session_leave(s);
 }
@@ -384,13 +392,24 @@ struct proto_session *proto_session_new(const struct proto_session_io *io, const
 
 void proto_session_feed(struct proto_session *s, const char *buf, size_t len)
 {
-    if (s->closing)
+    if (s->closing || s->input_ended)
         return;
     session_enter(s);
     proto_framer_feed(s->framer, buf, len);
     /* buffering part of a big message (growing its buffer) is parsing it too */
     loopmon_mark_parsed(proto_framer_message_bytes(s->framer));
     session_leave(s);
+}
+
+void proto_session_end_input(struct proto_session *s)
+{
+    if (s->closing || s->input_ended)
+        return;
+    s->input_ended = true;
+    log_debug("%s: end of input, %zu requests still to answer", s->name, s->held);
+    proto_framer_free(s->framer); /* a partial message is dropped, its budget returned */
+    s->framer = NULL;
+    session_flush(s); /* nothing due: drained at once */
 }
 
 void proto_session_free(struct proto_session *s)

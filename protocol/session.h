@@ -18,11 +18,20 @@ struct proto_session_io {
      * for their reply (QGAD_MAX_PENDING_*), so a host cannot pile up work without bound.
      * May be NULL. Bytes already read keep being fed. */
     void (*pause)(void *ctx, bool paused);
+    /* After proto_session_end_input(): every reply due has been handed to write(), so the
+     * stream can close once it has written them. Called once; may be NULL. It may free
+     * the session (proto_session_free is deferred while the session is busy). */
+    void (*drained)(void *ctx);
 };
 
 struct proto_session *proto_session_new(const struct proto_session_io *io, const char *name);
 /* Bytes from the stream; any number of requests, any split. */
 void proto_session_feed(struct proto_session *s, const char *buf, size_t len);
+/* The peer shut down its sending side (a half-closed socket): a partial message is
+ * discarded without a reply (as qemu-ga 7.2), requests received keep running, and their
+ * replies are written in order; then io.drained(). guest-sync* barriers keep dropping
+ * the replies of earlier running calls, and those are not waited for. */
+void proto_session_end_input(struct proto_session *s);
 /* The stream is gone: running calls are detached (their work completes, replies are
  * dropped), partial input is discarded. */
 void proto_session_free(struct proto_session *s);

@@ -1,5 +1,6 @@
-/* The connection life cycle both kinds share: open/data/close events, the write-queue
- * cap and freeing written buffers; the kinds supply the I/O through transport_conn_ops. */
+/* The connection life cycle both kinds share: open/data/eof/close events, half-close, the
+ * write-queue cap and freeing written buffers; the kinds supply the I/O through transport_conn_ops.
+ */
 #include "transport/internal.h"
 
 #include <stdlib.h>
@@ -28,6 +29,19 @@ void transport__conn_data(struct transport_conn *conn, const char *buf, size_t l
     if (conn->ending || !conn->ch)
         return;
     conn->ch->ev.data(conn->ctx, buf, len);
+}
+
+void transport__conn_eof(struct transport_conn *conn)
+{
+    if (conn->ending || !conn->ch || conn->input_ended)
+        return;
+    if (!conn->ch->ev.eof) {
+        transport__conn_end(conn);
+        return;
+    }
+    conn->input_ended = true;
+    log_debug("%s: peer closed its sending side; delivering the replies still due", conn->name);
+    conn->ch->ev.eof(conn->ctx);
 }
 
 void transport__conn_end(struct transport_conn *conn)
@@ -82,7 +96,7 @@ void transport__buf_free(char *buf, size_t len)
 
 void transport_write(struct transport_conn *conn, char *buf, size_t len)
 {
-    if (conn->ending || !conn->ch || len == 0) {
+    if (conn->ending || conn->draining || !conn->ch || len == 0) {
         transport__buf_free(buf, len);
         return;
     }
@@ -100,9 +114,22 @@ void transport_write(struct transport_conn *conn, char *buf, size_t len)
     conn->ops->write(conn, buf, len);
 }
 
+void transport_close(struct transport_conn *conn)
+{
+    if (conn->ending || conn->draining || !conn->ch)
+        return;
+    conn->draining = true;
+    log_debug("%s: closing once the replies are written (%zu bytes queued)", conn->name,
+              conn->queued);
+    if (conn->ops->close_written)
+        conn->ops->close_written(conn);
+    else
+        transport__conn_end(conn);
+}
+
 void transport_pause(struct transport_conn *conn, bool paused)
 {
-    if (conn->ending || !conn->ch || conn->paused == paused)
+    if (conn->ending || conn->input_ended || !conn->ch || conn->paused == paused)
         return;
     conn->paused = paused;
     log_debug("%s: %s reading", conn->name, paused ? "stop" : "resume");

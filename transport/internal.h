@@ -83,6 +83,7 @@ struct transport_channel {
     uint32_t *allow_cids; /* owned; vsock peers accepted */
     size_t n_allow_cids;
     int activated_fd;
+    unsigned half_close_ms; /* QGAD_HALF_CLOSE_DRAIN_MS (unit tests shorten it) */
     bool closing;
     bool retrying; /* -r: failed opens are expected, log them at debug level */
     unsigned next_conn_id;
@@ -106,6 +107,9 @@ struct transport_conn_ops {
     void (*shutdown)(struct transport_conn *conn);
     /* Stop or restart reading (conn->paused already says which). */
     void (*pause)(struct transport_conn *conn);
+    /* Optional: end the connection once every queued byte is written (transport_close);
+     * without it the connection ends at once. */
+    void (*close_written)(struct transport_conn *conn);
 };
 
 struct transport_conn {
@@ -117,6 +121,8 @@ struct transport_conn {
                          QGAD_WRITE_BUFFER_OVERHEAD per queued buffer */
     bool ending;      /* shutdown started */
     bool paused;      /* reading stopped by transport_pause() */
+    bool input_ended; /* the peer shut down its sending side; eof() fired */
+    bool draining;    /* transport_close(): ends once the queue is written */
     bool close_fired; /* events.close() done */
     struct transport_conn *prev, *next;
 };
@@ -126,6 +132,9 @@ void transport__conn_start(struct transport_channel *ch, struct transport_conn *
                            const struct transport_conn_ops *ops, char *name);
 /* Deliver bytes read from the stream (no-op once the connection is ending). */
 void transport__conn_data(struct transport_conn *conn, const char *buf, size_t len);
+/* The peer shut down its sending side: fire eof() (the kind stopped reading), or end the
+ * connection if the layer above has no eof(). */
+void transport__conn_eof(struct transport_conn *conn);
 /* End the connection (EOF, error, hangup, cap); the close event follows from a callback. */
 void transport__conn_end(struct transport_conn *conn);
 /* The kind's handles are closed: fire the close event if still due, unlink. */

@@ -2,7 +2,9 @@
  * hands over a listening fd, libuv accepts (uv_pipe_t works for any stream socket family,
  * AF_VSOCK included) and every client becomes a connection with its own read loop and
  * write queue. Unlike upstream (one client, backlog 1, exit on a read error), several
- * clients are served at once and an error ends only that client. */
+ * clients are served at once and an error ends only that client. A client that shuts down
+ * its sending side still gets its replies: EOF stops reading and tells the layer above,
+ * which closes the connection (after the queue is written) once every reply is out. */
 #include "transport/internal.h"
 
 #include <errno.h>
@@ -32,8 +34,11 @@ struct transport_listener {
 struct listener_conn {
     struct transport_conn base; /* first: the conn is the container */
     uv_pipe_t pipe;
-    unsigned in_flight; /* uv_write requests not completed */
-    struct buf pending; /* small replies waiting for the next write */
+    uv_timer_t deadline;    /* after the peer's EOF: QGAD_HALF_CLOSE_DRAIN_MS */
+    uv_shutdown_t shutdown; /* transport_close(): FIN once the writes are done */
+    unsigned handles;       /* open uv handles (pipe, deadline): freed at zero */
+    unsigned in_flight;     /* uv_write requests not completed */
+    struct buf pending;     /* small replies waiting for the next write */
     char rbuf[QGAD_READ_CHUNK];
 };
 
@@ -60,6 +65,32 @@ static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = sizeof(c->rbuf);
 }
 
+static void conn_deadline_cb(uv_timer_t *t)
+{
+    loopmon_mark("listener: half-close deadline");
+    struct listener_conn *c = container_of(t, struct listener_conn, deadline);
+
+    log_warning("%s: replies to a half-closed peer not delivered within %u ms "
+                "(%zu bytes unsent), closing the connection",
+                c->base.name, c->base.ch ? c->base.ch->half_close_ms : 0, c->base.queued);
+    transport__conn_end(&c->base);
+}
+
+/* The peer shut down its sending side: stop reading, let the layer above deliver what is
+ * due, and bound how long that may take. */
+static void conn_input_ended(struct listener_conn *c)
+{
+    struct transport_channel *ch = c->base.ch;
+
+    uv_read_stop((uv_stream_t *)&c->pipe);
+    transport__conn_eof(&c->base);
+    if (c->base.ending)
+        return;
+    uv_timer_init(uv_default_loop(), &c->deadline);
+    c->handles++;
+    uv_timer_start(&c->deadline, conn_deadline_cb, ch->half_close_ms, 0);
+}
+
 static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     loopmon_mark("listener: read");
@@ -68,8 +99,7 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread > 0) {
         transport__conn_data(&c->base, buf->base, (size_t)nread);
     } else if (nread == UV_EOF) {
-        log_debug("%s: peer closed the connection", c->base.name);
-        transport__conn_end(&c->base);
+        conn_input_ended(c);
     } else if (nread < 0) {
         log_warning("%s: read error: %s", c->base.name, uv_strerror((int)nread));
         transport__conn_end(&c->base);
@@ -146,15 +176,27 @@ static void conn_write(struct transport_conn *conn, char *buf, size_t len)
     conn_submit(c, buf, len);
 }
 
+static void conn_handle_closed(struct listener_conn *c)
+{
+    if (--c->handles > 0)
+        return;
+    buf_release(&c->pending);
+    free(c->base.name);
+    free(c);
+}
+
 static void conn_close_cb(uv_handle_t *h)
 {
     loopmon_mark("listener: connection closed");
     struct listener_conn *c = container_of(h, struct listener_conn, pipe);
 
     transport__conn_release(&c->base);
-    buf_release(&c->pending);
-    free(c->base.name);
-    free(c);
+    conn_handle_closed(c);
+}
+
+static void conn_deadline_close_cb(uv_handle_t *h)
+{
+    conn_handle_closed(container_of(h, struct listener_conn, deadline));
 }
 
 static void conn_shutdown(struct transport_conn *conn)
@@ -162,7 +204,34 @@ static void conn_shutdown(struct transport_conn *conn)
     struct listener_conn *c = (struct listener_conn *)conn;
 
     uv_read_stop((uv_stream_t *)&c->pipe);
-    uv_close((uv_handle_t *)&c->pipe, conn_close_cb);
+    uv_close((uv_handle_t *)&c->pipe, conn_close_cb); /* cancels a pending uv_shutdown */
+    if (c->handles > 1)
+        uv_close((uv_handle_t *)&c->deadline, conn_deadline_close_cb);
+}
+
+static void conn_written_cb(uv_shutdown_t *req, int status)
+{
+    loopmon_mark("listener: all written");
+    struct listener_conn *c = container_of(req, struct listener_conn, shutdown);
+
+    if (status < 0 && status != UV_ECANCELED)
+        log_debug("%s: shutdown: %s", c->base.name, uv_strerror(status));
+    transport__conn_end(&c->base); /* no-op if already ending (ECANCELED) */
+}
+
+/* libuv runs the shutdown once every queued write is done, then the peer reads EOF. */
+static void conn_close_written(struct transport_conn *conn)
+{
+    struct listener_conn *c = (struct listener_conn *)conn;
+
+    conn_flush_pending(c);
+    if (conn->ending)
+        return;
+    int rc = uv_shutdown(&c->shutdown, (uv_stream_t *)&c->pipe, conn_written_cb);
+    if (rc < 0) {
+        log_debug("%s: shutdown: %s", conn->name, uv_strerror(rc));
+        transport__conn_end(conn);
+    }
 }
 
 static void conn_pause(struct transport_conn *conn)
@@ -184,6 +253,7 @@ static const struct transport_conn_ops listener_conn_ops = {
     .write = conn_write,
     .shutdown = conn_shutdown,
     .pause = conn_pause,
+    .close_written = conn_close_written,
 };
 
 static void reject_close_cb(uv_handle_t *h)
@@ -245,6 +315,7 @@ static void on_connection(uv_stream_t *server, int status)
         uv_close((uv_handle_t *)&c->pipe, reject_close_cb);
         return;
     }
+    c->handles = 1;
     char *name = conn_name(ch, ++ch->next_conn_id);
     log_info("%s: client connected%s%s", name, *peer ? " from " : "", peer);
     transport__conn_start(ch, &c->base, &listener_conn_ops, name);

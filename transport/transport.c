@@ -98,6 +98,7 @@ int transport_channel_open(const struct transport_opts *opts, const struct trans
     ch->retry_path = opts->retry_path;
     ch->max_clients = opts->max_clients ? opts->max_clients : QGAD_DEFAULT_MAX_CLIENTS;
     ch->activated_fd = opts->activated_fd;
+    ch->half_close_ms = QGAD_HALF_CLOSE_DRAIN_MS;
     if (opts->vsock_allow_cids && opts->n_vsock_allow_cids) {
         ch->n_allow_cids = opts->n_vsock_allow_cids;
         ch->allow_cids = xmalloc(ch->n_allow_cids * sizeof(uint32_t));

@@ -14,9 +14,14 @@ struct transport_channel;
 
 struct transport_events {
     /* A connection started (a client was accepted, the host opened the port). Returns
-     * the per-connection context handed to data() and close(). */
+     * the per-connection context handed to data(), eof() and close(). */
     void *(*open)(struct transport_conn *conn, void *user);
     void (*data)(void *conn_ctx, const char *buf, size_t len);
+    /* Listeners: the peer shut down its sending side (EOF on a socket). No data() follows;
+     * the connection stays open for writes until transport_close(), an error, the write
+     * queue cap or QGAD_HALF_CLOSE_DRAIN_MS after the EOF. NULL: EOF ends the connection.
+     * Devices never call it: their EOF/HUP is a state of the port (chardev.c). */
+    void (*eof)(void *conn_ctx);
     /* The connection ended (EOF, HUP, error, reset): conn must not be used again. */
     void (*close)(void *conn_ctx);
     void *user;
@@ -50,6 +55,9 @@ void transport_channel_after_fork(struct transport_channel *ch);
 /* Queue bytes on a connection (takes ownership of buf). Past QGAD_MAX_WRITE_QUEUE_BYTES
  * unsent, the connection is dropped (close event follows). */
 void transport_write(struct transport_conn *conn, char *buf, size_t len);
+/* Close the connection once everything queued on it has been written (a half-closed
+ * peer got all its replies): no more writes; the close event follows. */
+void transport_close(struct transport_conn *conn);
 /* Stop (true) or resume (false) reading the connection: the session above has too much
  * work pending. Bytes already read are still delivered. */
 void transport_pause(struct transport_conn *conn, bool paused);

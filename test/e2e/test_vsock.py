@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -67,6 +68,29 @@ class Vsock(labtest.GuestTestCase):
         self.vsock(b'{"execute":"guest-sync","arguments":{"id":1', wait=0.2)
         self.assertEqual(self.vsock(b'{"execute":"guest-ping","id":2}'),
                          b'{"return": {}, "id": 2}\n')
+
+    def test_half_closed_client_gets_every_reply(self):
+        """printf ... | socat: the client shuts down its sending side at once; both
+        replies come, in order, then the agent closes (socat would otherwise wait out
+        its -t 20)."""
+        t0 = time.monotonic()
+        out = self.vsock(b'{"execute":"guest-get-osinfo","id":1}{"execute":"guest-ping","id":2}',
+                         wait=20)
+        elapsed = time.monotonic() - t0
+        lines = out.splitlines()
+        self.assertEqual(len(lines), 2, out[:300])
+        first = json.loads(lines[0])
+        self.assertEqual(first["id"], 1)
+        self.assertIn("return", first)
+        self.assertEqual(lines[1], b'{"return": {}, "id": 2}')
+        self.assertLess(elapsed, 8, "the agent did not close after the replies")
+
+    def test_half_close_drops_a_partial_message(self):
+        """As qemu-ga 7.2: the complete request is answered, the partial one is not."""
+        t0 = time.monotonic()
+        out = self.vsock(b'{"execute":"guest-ping","id":1}{"execute":"guest-ping"', wait=20)
+        self.assertEqual(out, b'{"return": {}, "id": 1}\n')
+        self.assertLess(time.monotonic() - t0, 8, "the agent did not close after the reply")
 
     def test_virtio_serial_still_answers(self):
         """The same agent serves its main channel while vsock clients come and go."""

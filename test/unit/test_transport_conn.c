@@ -1,5 +1,5 @@
-/* transport/conn.c alone, under fake kind ops and a hand-made channel: open/data/close
- * events, end and release each once, the write-queue accounting and cap, pause. */
+/* transport/conn.c alone, under fake kind ops and a hand-made channel: open/data/eof/close
+ * events, half-close, end and release each once, the write-queue accounting and cap, pause. */
 #include "test_transport_harness.h"
 
 #include "base/limits.h"
@@ -7,7 +7,7 @@
 
 struct fake_conn {
     struct transport_conn base; /* first, as the kinds do */
-    int n_write, n_shutdown, n_pause;
+    int n_write, n_shutdown, n_pause, n_close_written;
     size_t last_len;
 };
 
@@ -31,10 +31,23 @@ static void fake_pause(struct transport_conn *conn)
     ((struct fake_conn *)conn)->n_pause++;
 }
 
+static void fake_close_written(struct transport_conn *conn)
+{
+    ((struct fake_conn *)conn)->n_close_written++;
+}
+
 static const struct transport_conn_ops fake_ops = {
     .write = fake_write,
     .shutdown = fake_shutdown,
     .pause = fake_pause,
+};
+
+/* A kind that can close after its queue is written (the listener). */
+static const struct transport_conn_ops fake_drain_ops = {
+    .write = fake_write,
+    .shutdown = fake_shutdown,
+    .pause = fake_pause,
+    .close_written = fake_close_written,
 };
 
 struct fixture {
@@ -177,6 +190,68 @@ static void test_released_conn_drops_writes(void **state)
     assert_int_equal(f->rec.conns[1]->in_len, 0);
 }
 
+/* EOF: eof() once, reading can no longer be resumed, writes still go out; without
+ * close_written, transport_close ends the connection at once. */
+static void test_eof_then_close(void **state)
+{
+    struct fixture *f = *state;
+    struct transport_conn *conn = &f->a.base;
+
+    f->rec.hold_on_eof = true;
+    transport_pause(conn, true);
+    transport__conn_eof(conn);
+    transport__conn_eof(conn);
+    assert_int_equal(f->rec.n_eof, 1);
+    assert_true(f->rec.conns[0]->eof);
+    assert_true(conn->input_ended);
+    transport_pause(conn, false); /* the input is over: nothing to resume */
+    assert_int_equal(f->a.n_pause, 1);
+    transport_write(conn, xstrdup("reply"), 5);
+    assert_int_equal(f->a.n_write, 1);
+    assert_int_equal(f->a.n_shutdown, 0);
+    transport_close(conn);
+    assert_int_equal(f->a.n_shutdown, 1);
+    assert_true(conn->ending);
+    assert_int_equal(f->rec.n_close, 0); /* only from the close callback */
+}
+
+/* With close_written: asked once, later writes are dropped, the end comes from the kind. */
+static void test_close_after_written(void **state)
+{
+    struct fixture *f = *state;
+    struct transport_conn *conn = &f->a.base;
+
+    conn->ops = &fake_drain_ops;
+    transport_write(conn, xstrdup("reply"), 5);
+    transport_close(conn);
+    transport_close(conn);
+    assert_int_equal(f->a.n_close_written, 1);
+    assert_true(conn->draining);
+    assert_false(conn->ending);
+    transport_write(conn, xstrdup("late"), 4);
+    assert_int_equal(f->a.n_write, 1);
+    transport__conn_end(conn); /* the kind's shutdown completed */
+    assert_int_equal(f->a.n_shutdown, 1);
+    transport_close(conn);
+    assert_int_equal(f->a.n_close_written, 1);
+}
+
+/* A layer above without eof(): EOF ends the connection, as before half-close. */
+static void test_eof_without_handler_ends(void **state)
+{
+    struct fixture *f = *state;
+
+    f->ch.ev.eof = NULL;
+    transport__conn_eof(&f->a.base);
+    assert_int_equal(f->rec.n_eof, 0);
+    assert_int_equal(f->a.n_shutdown, 1);
+    assert_false(f->a.base.input_ended);
+    transport__conn_eof(&f->b.base);
+    transport__conn_end(&f->b.base);
+    transport__conn_eof(&f->b.base); /* ending: nothing */
+    assert_int_equal(f->b.n_shutdown, 1);
+}
+
 /* A big buffer is freed in the threadpool; the loop just has to run. */
 static void test_buf_free_big(void **state)
 {
@@ -194,6 +269,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pause_on_change_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_released_conn_drops_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_eof_then_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_after_written, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_eof_without_handler_ends, setup, teardown),
         cmocka_unit_test(test_buf_free_big),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -35,6 +35,7 @@ struct rec_conn {
     char in[REC_IN_MAX];
     size_t in_len;
     bool closed;
+    bool eof; /* eof() fired */
 };
 
 struct recorder {
@@ -42,6 +43,8 @@ struct recorder {
     int n_open;
     int n_close;
     bool echo;
+    bool hold_on_eof; /* eof() leaves the connection open (else: transport_close) */
+    int n_eof;
 };
 
 HARNESS void *rec_open(struct transport_conn *conn, void *user)
@@ -73,6 +76,18 @@ HARNESS void rec_data(void *ctx, const char *buf, size_t len)
     }
 }
 
+HARNESS void rec_eof(void *ctx)
+{
+    struct rec_conn *c = ctx;
+
+    assert_false(c->closed);
+    assert_false(c->eof);
+    c->eof = true;
+    rec_current->n_eof++;
+    if (!rec_current->hold_on_eof)
+        transport_close(c->conn);
+}
+
 HARNESS void rec_close(void *ctx)
 {
     struct rec_conn *c = ctx;
@@ -86,7 +101,8 @@ HARNESS struct transport_events rec_events(struct recorder *r)
 {
     memset(r, 0, sizeof(*r));
     rec_current = r;
-    return (struct transport_events){rec_open, rec_data, rec_close, r};
+    return (struct transport_events){
+        .open = rec_open, .data = rec_data, .eof = rec_eof, .close = rec_close, .user = r};
 }
 
 HARNESS void rec_free(struct recorder *r)

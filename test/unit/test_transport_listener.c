@@ -1,5 +1,6 @@
 /* Listener transports (unix-listen, tcp-listen): several clients at once, echo through
- * transport_write, close events, the max-clients cap and the write-queue cap. */
+ * transport_write, close events, the max-clients cap, the write-queue cap and half-closed
+ * clients (replies after EOF, the deadline). */
 #include "test_transport_harness.h"
 
 #include <netinet/in.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "base/limits.h"
+#include "transport/internal.h" /* half_close_ms */
 
 struct fixture {
     char *dir;
@@ -325,6 +327,116 @@ static void test_tcp_ipv6(void **state)
     tcp_echo_roundtrip(*state, AF_INET6);
 }
 
+/* Reads fd to EOF (within ms per read) into buf; returns the length, or -1. */
+static ssize_t read_to_eof(int fd, char *buf, size_t len, int ms)
+{
+    size_t got = 0;
+    ssize_t n;
+
+    while (got < len && (n = read_timeout(fd, buf + got, len - got, ms)) > 0)
+        got += (size_t)n;
+    return got < len && n == 0 ? (ssize_t)got : -1;
+}
+
+/* The client sends, then shuts down its sending side: eof() fires, the connection stays
+ * open for the replies, and transport_close ends it after they are written. */
+static void half_close_roundtrip(struct fixture *f, int fd)
+{
+    char buf[64];
+
+    f->rec.hold_on_eof = true;
+    assert_true(wait_count(&f->rec.n_open, 1, 2000));
+    write_all(fd, "request", 7);
+    assert_int_equal(shutdown(fd, SHUT_WR), 0);
+    assert_true(wait_count(&f->rec.n_eof, 1, 2000));
+    struct rec_conn *rc = f->rec.conns[0];
+    assert_int_equal(rc->in_len, 7);
+    run_for(50);
+    assert_int_equal(f->rec.n_close, 0); /* not ended at EOF */
+    transport_write(rc->conn, xstrdup("reply 1;"), 8);
+    transport_write(rc->conn, xstrdup("reply 2"), 7);
+    transport_close(rc->conn);
+    assert_true(wait_count(&f->rec.n_close, 1, 2000));
+    drain_loop();
+    assert_int_equal(read_to_eof(fd, buf, sizeof(buf), 2000), 15);
+    assert_memory_equal(buf, "reply 1;reply 2", 15);
+    close(fd);
+}
+
+static void test_unix_half_close(void **state)
+{
+    struct fixture *f = *state;
+
+    open_unix(f, 0, false);
+    half_close_roundtrip(f, unix_connect(f->path));
+}
+
+static void test_tcp_half_close(void **state)
+{
+    struct fixture *f = *state;
+    int port = free_tcp_port(AF_INET);
+    char *addr = xasprintf("127.0.0.1:%d", port);
+    struct transport_events ev = rec_events(&f->rec);
+    struct transport_opts o = {.method = "tcp-listen", .path = addr, .activated_fd = -1};
+
+    assert_int_equal(transport_channel_open(&o, &ev, &f->ch), 0);
+    half_close_roundtrip(f, tcp_connect(AF_INET, port));
+    free(addr);
+}
+
+/* Nobody closes a half-closed connection: the deadline does. Until then it holds its
+ * max-clients slot. */
+static void test_half_close_deadline(void **state)
+{
+    struct fixture *f = *state;
+    char c;
+
+    open_unix(f, 1, false);
+    f->rec.hold_on_eof = true;
+    f->ch->half_close_ms = 300;
+    int a = unix_connect(f->path);
+    assert_true(wait_count(&f->rec.n_open, 1, 2000));
+    assert_int_equal(shutdown(a, SHUT_WR), 0);
+    assert_true(wait_count(&f->rec.n_eof, 1, 2000));
+    int b = unix_connect(f->path); /* over max-clients: closed at once */
+    run_for(50);
+    assert_int_equal(read_timeout(b, &c, 1, 2000), 0);
+    assert_int_equal(f->rec.n_open, 1);
+    close(b);
+    assert_int_equal(f->rec.n_close, 0);
+    assert_true(wait_count(&f->rec.n_close, 1, 2000));
+    drain_loop();
+    assert_int_equal(read_timeout(a, &c, 1, 2000), 0);
+    close(a);
+}
+
+/* The channel closes (agent stop) while a half-closed peer that never reads has a big
+ * write and the shutdown behind it pending: everything goes at once (ASan: no leak or
+ * use after free from the cancelled shutdown). */
+static void test_half_close_channel_close(void **state)
+{
+    struct fixture *f = *state;
+    const size_t big = 8u << 20;
+
+    open_unix(f, 0, false);
+    f->rec.hold_on_eof = true;
+    int a = unix_connect(f->path);
+    assert_true(wait_count(&f->rec.n_open, 1, 2000));
+    assert_int_equal(shutdown(a, SHUT_WR), 0);
+    assert_true(wait_count(&f->rec.n_eof, 1, 2000));
+    struct transport_conn *conn = f->rec.conns[0]->conn;
+    transport_write(conn, xcalloc(1, big), big);
+    transport_write(conn, xstrdup("tail"), 4);
+    transport_close(conn);
+    run_for(50);
+    assert_int_equal(f->rec.n_close, 0); /* still writing */
+    transport_channel_close(f->ch);
+    f->ch = NULL;
+    assert_int_equal(f->rec.n_close, 1);
+    drain_loop();
+    close(a);
+}
+
 static void test_open_errors(void **state)
 {
     struct fixture *f = *state;
@@ -373,6 +485,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tcp_ipv4, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_ipv6, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_reset_closes_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unix_half_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_half_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_half_close_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_half_close_channel_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
