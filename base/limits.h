@@ -6,8 +6,17 @@
 #define QGAD_MAX_MESSAGE_BYTES (64u << 20) /* "JSON token size limit exceeded" */
 #define QGAD_MAX_MESSAGE_TOKENS (2u << 20) /* "JSON token count limit exceeded" */
 #define QGAD_MAX_NESTING 1024              /* "JSON nesting depth limit exceeded" */
-/* protocol: partial-message bytes buffered across all sessions at once */
+/* protocol: partial-message bytes buffered, as a per-session share (protocol/wire/framer.h).
+ * Every session may always buffer QGAD_INPUT_SESSION_MIN bytes of its own (more than any
+ * ordinary request, 0xFF + guest-sync-delimited included); what a session buffers beyond
+ * that comes from one pool of QGAD_MAX_INPUT_TOTAL_BYTES shared first come, first served,
+ * so two sessions can each hold one full 64 MiB message and a third is still served. The
+ * minimum is outside the pool, so a session that connects after the pool filled up gets
+ * it too: at most QGAD_MAX_INPUT_TOTAL_BYTES + QGAD_INPUT_SESSION_MIN per live session (its
+ * count capped by max-clients) are buffered. Past its share, a message gets "input buffer
+ * limit exceeded", its input is dropped and the session goes on with the next one. */
 #define QGAD_MAX_INPUT_TOTAL_BYTES (128u << 20)
+#define QGAD_INPUT_SESSION_MIN (1u << 20)
 /* protocol: requests of one session still waiting to be written (running, or done behind
  * a slower one), counted and weighed by message plus reply bytes; past either cap the
  * session stops reading its stream until half of it has drained */

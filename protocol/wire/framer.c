@@ -12,6 +12,7 @@
 
 #include "base/buf.h"
 #include "base/limits.h"
+#include "base/release.h"
 #include "base/xalloc.h"
 #include "protocol/wire/encoder.h"
 #include "protocol/wire/parser.h"
@@ -42,7 +43,7 @@ struct proto_framer {
     size_t tokens;
     size_t bytes;     /* message bytes so far (whitespace between tokens excluded) */
     size_t accounted; /* of those, the part added to buffered_total */
-    size_t limit;     /* more bytes than this hit the message or the global cap */
+    size_t limit;     /* more bytes than this hit the message cap or the input share */
     struct buf out;   /* translated bytes not yet parsed */
     size_t tok;       /* start of the incomplete token held back in out */
     size_t strings;   /* string tokens of this message so far */
@@ -55,23 +56,49 @@ struct proto_framer {
     char esc[13];       /* the text of the escape(s) read, for the error */
 };
 
-static size_t buffered_total; /* loop thread only */
+/* The input share (framer.h): two totals, so a framer's share costs O(1). Loop thread only. */
+static size_t buffered_total; /* every framer's accounted bytes */
+static size_t pool_used;      /* their parts beyond QGAD_INPUT_SESSION_MIN */
 
 size_t proto_framer_buffered_total(void)
 {
     return buffered_total;
 }
 
-static void set_limit(struct proto_framer *f)
+size_t proto_framer_pool_used(void)
 {
-    size_t total_limit = f->accounted + (QGAD_MAX_INPUT_TOTAL_BYTES - buffered_total);
-    f->limit = total_limit < QGAD_MAX_MESSAGE_BYTES ? total_limit : QGAD_MAX_MESSAGE_BYTES;
+    return pool_used;
 }
 
-static void account(struct proto_framer *f)
+static size_t beyond_min(size_t n)
 {
-    buffered_total += f->bytes - f->accounted;
-    f->accounted = f->bytes;
+    return n > QGAD_INPUT_SESSION_MIN ? n - QGAD_INPUT_SESSION_MIN : 0;
+}
+
+static void set_limit(struct proto_framer *f)
+{
+    size_t share = QGAD_INPUT_SESSION_MIN + beyond_min(f->accounted) +
+                   (QGAD_MAX_INPUT_TOTAL_BYTES - pool_used);
+    f->limit = share < QGAD_MAX_MESSAGE_BYTES ? share : QGAD_MAX_MESSAGE_BYTES;
+}
+
+/* Sets what f holds to n bytes (n never exceeds its share, so the pool never overflows). */
+static void charge(struct proto_framer *f, size_t n)
+{
+    buffered_total = buffered_total - f->accounted + n;
+    pool_used = pool_used - beyond_min(f->accounted) + beyond_min(n);
+    f->accounted = n;
+}
+
+/* A buffer of a discarded 64 MiB message is unmapped off the loop (base/release.h). */
+static void release_out(struct proto_framer *f)
+{
+    if (f->out.cap > QGAD_POOL_FREE_BYTES) {
+        release_in_pool(free, f->out.data);
+        f->out = (struct buf){0};
+    } else {
+        buf_release(&f->out);
+    }
 }
 
 static void emit(struct proto_framer *f, char c)
@@ -94,11 +121,11 @@ static void emit_run(struct proto_framer *f, const unsigned char *p, size_t n)
 /* Forgets the buffered bytes of the current message but not where the lexer is. */
 static void drop_partial(struct proto_framer *f)
 {
-    buffered_total -= f->accounted;
-    f->accounted = f->bytes = 0;
+    charge(f, 0);
+    f->bytes = 0;
     f->out.len = f->tok = 0;
     if (f->out.cap > OUT_KEEP)
-        buf_release(&f->out);
+        release_out(f);
     proto_parser_reset(f->parser);
     set_limit(f);
 }
@@ -136,8 +163,19 @@ static void fail(struct proto_framer *f, const char *desc)
         message_reset(f);
 }
 
+/* True (reported) if the message is past a cap: its message size, or its session's share. */
+static bool over_cap(struct proto_framer *f)
+{
+    if (f->bytes <= f->limit)
+        return false;
+    fail(f, f->bytes > QGAD_MAX_MESSAGE_BYTES ? ERR_TOKEN_SIZE : ERR_INPUT_TOTAL);
+    return true;
+}
+
 static void message_end(struct proto_framer *f)
 {
+    if (over_cap(f)) /* its last byte, before the read loop's check sees it */
+        return;
     if (!f->discard) {
         yajl_val v = NULL;
         if (proto_parser_feed(f->parser, f->out.data, f->out.len) == 0)
@@ -165,7 +203,7 @@ static void flush_partial(struct proto_framer *f)
         f->out.len -= upto;
         f->tok = 0;
     }
-    account(f);
+    charge(f, f->bytes);
 }
 
 static bool token_start(struct proto_framer *f)
@@ -244,7 +282,7 @@ static bool take_big_string(struct proto_framer *f)
     char *str = f->out.data;
     memmove(str, str + start, n);
     str[n] = '\0'; /* fits: the opening quote is gone */
-    proto_parser_substitute(f->parser, f->strings - 1, xrealloc(str, n + 1));
+    proto_parser_substitute(f->parser, f->strings - 1, xrealloc(str, n + 1), n);
     f->out = rest;
     buf_put(&f->out, "\"\"", 2);
     return true;
@@ -252,7 +290,9 @@ static bool take_big_string(struct proto_framer *f)
 
 static void string_end(struct proto_framer *f)
 {
-    if (!take_big_string(f))
+    if (take_big_string(f))
+        f->bytes++; /* its closing quote counts against the caps as any other's */
+    else
         emit(f, '"');
     f->state = LX_VALUE;
     if (f->depth == 0)
@@ -492,8 +532,7 @@ bool proto_framer_feed(struct proto_framer *f, const char *buf, size_t len)
             p++;
             break;
         }
-        if (f->bytes > f->limit)
-            fail(f, f->bytes > QGAD_MAX_MESSAGE_BYTES ? ERR_TOKEN_SIZE : ERR_INPUT_TOTAL);
+        over_cap(f);
     }
     if (!f->stopped)
         flush_partial(f);
@@ -520,6 +559,6 @@ void proto_framer_free(struct proto_framer *f)
         return;
     drop_partial(f);
     proto_parser_free(f->parser);
-    buf_release(&f->out);
+    release_out(f);
     free(f);
 }

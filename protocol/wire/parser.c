@@ -28,7 +28,9 @@ struct proto_parser {
     struct substitute {
         size_t ordinal;
         char *str;
-    } * subst; /* strings the framer took out of the text, by token number */
+        size_t len;
+    } * subst;          /* strings the framer took out of the text, by token number */
+    size_t subst_bytes; /* their total: a tree holding more is freed off the loop */
     size_t n_subst, cap_subst, next_subst;
     size_t strings;   /* string tokens (keys and values) seen so far */
     size_t values;    /* values in root so far */
@@ -99,14 +101,16 @@ static int on_number(void *ctx, const char *s, size_t len)
     return attach(ctx, json_number_text(s, len));
 }
 
-void proto_parser_substitute(struct proto_parser *p, size_t ordinal, char *str)
+void proto_parser_substitute(struct proto_parser *p, size_t ordinal, char *str, size_t len)
 {
     if (p->n_subst == p->cap_subst) {
         p->cap_subst = p->cap_subst ? p->cap_subst * 2 : 4;
         p->subst = xrealloc(p->subst, p->cap_subst * sizeof(*p->subst));
     }
     p->subst[p->n_subst].ordinal = ordinal;
+    p->subst[p->n_subst].len = len;
     p->subst[p->n_subst++].str = str;
+    p->subst_bytes += len;
 }
 
 /* The string the framer took out for this token (yajl saw ""), or NULL. */
@@ -296,16 +300,23 @@ void proto_parser_reset(struct proto_parser *p)
     if (p->yajl)
         yajl_free(p->yajl);
     p->yajl = NULL;
-    if (p->root && p->values > QGAD_POOL_FREE_VALUES)
+    /* a message dropped half way: its tree and big strings are freed off the loop */
+    if (p->root && (p->values > QGAD_POOL_FREE_VALUES || p->subst_bytes > QGAD_POOL_FREE_BYTES))
         release_in_pool(tree_release, p->root);
     else
         json_free(p->root);
     p->root = NULL;
     p->values = 0;
     p->depth = 0;
-    while (p->next_subst < p->n_subst)
-        free(p->subst[p->next_subst++].str);
+    for (; p->next_subst < p->n_subst; p->next_subst++) {
+        struct substitute *sub = &p->subst[p->next_subst];
+        if (sub->len > QGAD_POOL_FREE_BYTES)
+            release_in_pool(free, sub->str);
+        else
+            free(sub->str);
+    }
     p->n_subst = p->next_subst = p->strings = 0;
+    p->subst_bytes = 0;
     p->span = NULL;
     p->span_len = 0;
     free(p->error);

@@ -15,8 +15,8 @@ void proto_parser_reset(struct proto_parser *p);
 /* More bytes of the current message. 0, or -1 on a parse error (see proto_parser_error). */
 int proto_parser_feed(struct proto_parser *p, const char *buf, size_t len);
 /* The message's string token number `ordinal` (keys and values, counted from 0) is str
- * (malloc'd, taken); the bytes fed for that token are a placeholder "". */
-void proto_parser_substitute(struct proto_parser *p, size_t ordinal, char *str);
+ * (malloc'd, taken, len bytes); the bytes fed for that token are a placeholder "". */
+void proto_parser_substitute(struct proto_parser *p, size_t ordinal, char *str, size_t len);
 /* End of the message: the value (the caller owns it) or NULL on a parse error. */
 yajl_val proto_parser_finish(struct proto_parser *p);
 /* "JSON parse error, <detail>" for the last failure; valid until the next reset. */

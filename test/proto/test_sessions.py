@@ -10,9 +10,13 @@ import time
 import unittest
 
 from qgadtest import (Agent, AgentTestCase, Client, free_tcp_port, iterations, local_only,
-                      main, timeout, wait_for)
+                      main, skip_unless_carries, timeout, wait_for)
 
 MAX_CLIENTS = 16
+MESSAGE_BYTES = 64 << 20  # QGAD_MAX_MESSAGE_BYTES
+INPUT_POOL = 128 << 20  # QGAD_MAX_INPUT_TOTAL_BYTES, shared beyond each session's minimum
+INPUT_MIN = 1 << 20  # QGAD_INPUT_SESSION_MIN
+INPUT_LIMIT = 'JSON parse error, input buffer limit exceeded'
 
 
 def idle_spaces():
@@ -228,6 +232,53 @@ class SessionTest(AgentTestCase):
         c.send('guest-exec-status', {'pid': pid['pid'], '__org.qgad_wait': 10000}, id=id)
 
     @local_only('a second session served while one waits')
+    @local_only('three sessions at once')
+    def test_two_64mib_holders_do_not_lock_out_others(self):
+        """The hostile host's lock-out: two connections each send a guest-ping whose id is
+        a string of A's without its closing quote, 64 MiB of message each, and stay open.
+        With one global input pool (128 MiB) nothing was left: every other client's request
+        got "input buffer limit exceeded". With a share per session (base/limits.h) a third
+        client's ping, guest-sync and 0xFF + guest-sync-delimited are answered; a holder
+        whose message outgrows its share gets the limit error, one that fits finishes, and
+        both go on."""
+        prefix = b'{"execute":"guest-ping","id":"'
+        fill = MESSAGE_BYTES - len(prefix) - 2  # with its '"}' the message is exactly 64 MiB
+        skip_unless_carries(self, 2 * MESSAGE_BYTES)
+        holders = [Client(self.agent) for _ in range(2)]
+        for h in holders:
+            self.addCleanup(h.close)
+            h.send_raw(prefix + b'A' * fill)
+        for h in holders:
+            h.wait_consumed()  # the agent holds both 64 MiB partial messages
+        with Client(self.agent) as c:
+            self.assertEqual(c.cmd('guest-ping', id='p'), {'return': {}, 'id': 'p'})
+            self.assertEqual(c.cmd('guest-sync', {'id': 7}), {'return': 7})
+            times = []
+            for _ in range(iterations(50)):
+                t0 = time.monotonic()
+                c.sync()  # 0xFF + guest-sync-delimited, its reply with the 0xFF
+                times.append(time.monotonic() - t0)
+            times.sort()
+            sys.stderr.write('third client sync while two sessions hold 64 MiB each: '
+                             'median %.2f ms, max %.2f ms over %d\n'
+                             % (times[len(times) // 2] * 1e3, times[-1] * 1e3, len(times)))
+            # an ordinary request well inside the per-session minimum (1 MiB)
+            big_id = 'b' * (512 << 10)
+            self.assertEqual(c.cmd('guest-ping', id=big_id, secs=10)['id'], big_id)
+            # c takes its minimum and the rest of the pool: a holder's '"}' is now over its
+            # share, and its 64 MiB are dropped (freed off the loop: the stall check is on)
+            share = INPUT_MIN + INPUT_POOL - 2 * (MESSAGE_BYTES - 2 - INPUT_MIN)
+            c.send_raw(prefix + b'A' * (share - len(prefix)))
+            c.wait_consumed()
+            holders[0].send_raw(b'"}')
+            reply = holders[0].recv_reply(secs=30)
+            self.assertEqual(reply['error']['desc'], INPUT_LIMIT)
+            c.sync()  # its 0xFF drops its partial message: the pool has room again
+        holders[1].send_raw(b'"}')
+        self.assertEqual(holders[1].recv_reply(secs=30), {'return': {}, 'id': 'A' * fill})
+        for h in holders:
+            self.assertEqual(h.cmd('guest-ping', id='after'), {'return': {}, 'id': 'after'})
+
     def test_slow_request_does_not_block_other_sessions(self):
         """A session waiting on a slow request; another session is answered meanwhile."""
         self.send_slow_request(self.c, 2, 'slow')

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <uv.h>
 
 #include "base/json.h"
 #include "base/limits.h"
@@ -336,25 +337,71 @@ static void test_message_size_cap(void **state)
     proto_framer_free(f);
 }
 
-static void test_global_input_cap(void **state)
+/* One event: the value {"data":"a..."} with n a's. */
+static void expect_big_value(struct events *e, size_t n)
 {
-    struct events e1, e2, e3;
-    struct proto_framer *f1 = framer_new(&e1), *f2 = framer_new(&e2), *f3 = framer_new(&e3);
-    size_t part = QGAD_MAX_INPUT_TOTAL_BYTES / 2 - (1u << 20);
-    feed_big_string(f1, part, false);
-    feed_big_string(f2, part, false);
-    assert_true(proto_framer_buffered_total() >= 2 * part);
-    feed_big_string(f3, 4u << 20, true);
-    EXPECT(&e3, "E:JSON parse error, input buffer limit exceeded");
-    feed_str(f1, "\"}");
-    assert_int_equal(e1.n, 1);
-    events_clear(&e1);
-    feed_str(f3, "{\"execute\":\"next\"}"); /* room again */
-    EXPECT(&e3, "V:{\"execute\": \"next\"}");
-    proto_framer_free(f2); /* a partial message is released with its framer */
+    assert_int_equal(e->n, 1);
+    assert_int_equal(strlen(e->ev[0]), strlen("V:{\"data\": \"\"}") + n);
+    events_clear(e);
+}
+
+#define BIG_OPEN 9  /* {"data":" */
+#define BIG_CLOSE 2 /* "} */
+#define SHARE_MIN QGAD_INPUT_SESSION_MIN
+#define SHARE_POOL QGAD_MAX_INPUT_TOTAL_BYTES
+
+/* The per-session share (framer.h): two framers each hold a whole 64 MiB message but its
+ * end (the hostile host's lock-out), and a third and a fourth are still served: the third
+ * from what is left of the pool, the fourth, with the pool full, from its own minimum. */
+static void test_input_share(void **state)
+{
+    struct events e1, e2, e3, e4;
+    struct proto_framer *f1 = framer_new(&e1), *f2 = framer_new(&e2), *f3 = framer_new(&e3),
+                        *f4 = framer_new(&e4);
+    size_t held = QGAD_MAX_MESSAGE_BYTES - BIG_CLOSE; /* message bytes of each holder */
+    feed_big_string(f1, held - BIG_OPEN, false);
+    feed_big_string(f2, held - BIG_OPEN, false);
+    EXPECT_NONE(&e1);
+    EXPECT_NONE(&e2);
+    assert_int_equal(proto_framer_buffered_total(), 2 * held);
+    assert_int_equal(proto_framer_pool_used(), 2 * (held - SHARE_MIN));
+
+    /* f3: its minimum plus the pool's rest, exactly; one byte more is over its share */
+    size_t share3 = SHARE_MIN + SHARE_POOL - 2 * (held - SHARE_MIN);
+    feed_big_string(f3, share3 - BIG_OPEN - BIG_CLOSE, true);
+    expect_big_value(&e3, share3 - BIG_OPEN - BIG_CLOSE);
+    feed_big_string(f3, share3 - BIG_OPEN - BIG_CLOSE + 1, true);
+    feed_str(f3, "{\"execute\":\"next\"}");
+    EXPECT(&e3, "E:JSON parse error, input buffer limit exceeded", "V:{\"execute\": \"next\"}");
+    assert_int_equal(proto_framer_pool_used(), 2 * (held - SHARE_MIN));
+
+    /* f3 takes the whole pool; f4 still has its minimum, and no more */
+    feed_big_string(f3, share3 - BIG_OPEN, false);
+    EXPECT_NONE(&e3);
+    assert_int_equal(proto_framer_pool_used(), SHARE_POOL);
+    feed_big_string(f4, SHARE_MIN - BIG_OPEN - BIG_CLOSE, true);
+    expect_big_value(&e4, SHARE_MIN - BIG_OPEN - BIG_CLOSE);
+    feed_big_string(f4, SHARE_MIN - BIG_OPEN - BIG_CLOSE + 1, true);
+    feed_str(f4, "\xFF{\"execute\":\"guest-sync-delimited\",\"arguments\":{\"id\":1}}");
+    EXPECT(&e4, "E:JSON parse error, input buffer limit exceeded",
+           "V:{\"execute\": \"guest-sync-delimited\", \"arguments\": {\"id\": 1}}");
+    assert_int_equal(proto_framer_pool_used(), SHARE_POOL);
+
+    /* a holder's end needs pool bytes too: while the pool is full, it is over its share */
+    feed_str(f1, "\"}{\"execute\":\"next\"}");
+    EXPECT(&e1, "E:JSON parse error, input buffer limit exceeded", "V:{\"execute\": \"next\"}");
+    proto_framer_free(f3); /* a partial message is released with its framer */
+    assert_int_equal(proto_framer_pool_used(), held - SHARE_MIN);
+    feed_str(f2, "\"}");
+    expect_big_value(&e2, held - BIG_OPEN);
     assert_int_equal(proto_framer_buffered_total(), 0);
+    assert_int_equal(proto_framer_pool_used(), 0);
+    feed_big_string(f4, 32u << 20, true); /* the pool is back */
+    expect_big_value(&e4, 32u << 20);
     proto_framer_free(f1);
-    proto_framer_free(f3);
+    proto_framer_free(f2);
+    proto_framer_free(f4);
+    assert_int_equal(proto_framer_buffered_total(), 0);
 }
 
 static void test_stop_request(void **state)
@@ -450,9 +497,12 @@ int main(void)
         cmocka_unit_test(test_nesting_cap),
         cmocka_unit_test(test_token_count_cap),
         cmocka_unit_test(test_message_size_cap),
-        cmocka_unit_test(test_global_input_cap),
+        cmocka_unit_test(test_input_share),
         cmocka_unit_test(test_stop_request),
         cmocka_unit_test(test_big_strings),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    uv_run(uv_default_loop(), UV_RUN_DEFAULT); /* the buffers freed in the pool */
+    uv_loop_close(uv_default_loop());
+    return rc;
 }
