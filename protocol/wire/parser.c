@@ -30,7 +30,7 @@ struct proto_parser {
         char *str;
         size_t len;
     } * subst;          /* strings the framer took out of the text, by token number */
-    size_t subst_bytes; /* their total: a tree holding more is freed off the loop */
+    size_t subst_bytes; /* of those taken into the tree: past a limit, it is freed off the loop */
     size_t n_subst, cap_subst, next_subst;
     size_t strings;   /* string tokens (keys and values) seen so far */
     size_t values;    /* values in root so far */
@@ -110,7 +110,6 @@ void proto_parser_substitute(struct proto_parser *p, size_t ordinal, char *str, 
     p->subst[p->n_subst].ordinal = ordinal;
     p->subst[p->n_subst].len = len;
     p->subst[p->n_subst++].str = str;
-    p->subst_bytes += len;
 }
 
 /* The string the framer took out for this token (yajl saw ""), or NULL. */
@@ -119,6 +118,7 @@ static char *take_substitute(struct proto_parser *p)
     size_t ordinal = p->strings++;
     if (p->next_subst == p->n_subst || p->subst[p->next_subst].ordinal != ordinal)
         return NULL;
+    p->subst_bytes += p->subst[p->next_subst].len;
     return p->subst[p->next_subst++].str;
 }
 

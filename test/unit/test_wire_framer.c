@@ -11,6 +11,7 @@
 
 #include "base/json.h"
 #include "base/limits.h"
+#include "base/release.h"
 #include "base/xalloc.h"
 #include "protocol/wire/encoder.h"
 #include "protocol/wire/framer.h"
@@ -345,6 +346,15 @@ static void expect_big_value(struct events *e, size_t n)
     events_clear(e);
 }
 
+/* Frees done in the threadpool so far (base/release.h), once those queued have run. */
+static unsigned pool_frees(void)
+{
+    unsigned started, finished;
+    uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+    release_activity(&started, &finished);
+    return finished;
+}
+
 #define BIG_OPEN 9  /* {"data":" */
 #define BIG_CLOSE 2 /* "} */
 #define SHARE_MIN QGAD_INPUT_SESSION_MIN
@@ -387,10 +397,21 @@ static void test_input_share(void **state)
            "V:{\"execute\": \"guest-sync-delimited\", \"arguments\": {\"id\": 1}}");
     assert_int_equal(proto_framer_pool_used(), SHARE_POOL);
 
-    /* a holder's end needs pool bytes too: while the pool is full, it is over its share */
+    /* a holder's end needs pool bytes too: while the pool is full, it is over its share;
+     * its 64 MiB (a string the parser holds by then) are freed in the threadpool */
+    unsigned frees = pool_frees();
     feed_str(f1, "\"}{\"execute\":\"next\"}");
     EXPECT(&e1, "E:JSON parse error, input buffer limit exceeded", "V:{\"execute\": \"next\"}");
-    proto_framer_free(f3); /* a partial message is released with its framer */
+    assert_true(pool_frees() > frees);
+    frees = pool_frees();
+    proto_framer_free(f3); /* a partial message is released with its framer, off the loop */
+    assert_true(pool_frees() > frees);
+    feed_big_string(f4, 2u << 20, false);
+    feed_str(f4, "\","); /* the string is in the parser's tree now */
+    frees = pool_frees();
+    feed_str(f4, "\xFF"); /* and the tree goes to the threadpool */
+    EXPECT(&e4, "E:JSON parse error, stray '\xEF\xBF\xBD'");
+    assert_true(pool_frees() > frees);
     assert_int_equal(proto_framer_pool_used(), held - SHARE_MIN);
     feed_str(f2, "\"}");
     expect_big_value(&e2, held - BIG_OPEN);
