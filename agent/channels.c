@@ -40,11 +40,27 @@ static void conn_drained(void *ctx)
     transport_close(c->conn);
 }
 
+/* The slot policy's view of the session (transport/slots.c). */
+static void conn_activity(void *ctx, const struct proto_session_activity *a)
+{
+    struct agent_conn *c = ctx;
+
+    transport_set_busy(c->conn, a->busy);
+    if (a->request || a->replied)
+        transport_progress(c->conn);
+    if (a->request) /* what is buffered now started in this read */
+        transport_set_partial(c->conn, false);
+    transport_set_partial(c->conn, a->partial);
+}
+
 static void *conn_open(struct transport_conn *conn, void *user)
 {
     struct agent_conn *c = xmalloc(sizeof(*c));
-    struct proto_session_io io = {
-        .write = conn_write, .pause = conn_pause, .drained = conn_drained, .ctx = c};
+    struct proto_session_io io = {.write = conn_write,
+                                  .pause = conn_pause,
+                                  .drained = conn_drained,
+                                  .activity = conn_activity,
+                                  .ctx = c};
 
     c->conn = conn;
     c->session = proto_session_new(&io, transport_conn_name(conn));
@@ -108,6 +124,8 @@ int agent_channels_open(const struct agent_options *o, int activated_fd)
         .vsock_allow_cids = o->vsock_cids,
         .n_vsock_allow_cids = o->n_vsock_cids,
         .activated_fd = activated_fd,
+        .idle_timeout_ms = o->idle_timeout * 1000u,
+        .partial_timeout_ms = o->partial_timeout * 1000u,
     };
     int ret = open_channel(&topts);
 

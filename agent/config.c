@@ -50,6 +50,9 @@ struct number_key {
 
 static const struct number_key qgad_numbers[] = {
     {"max-clients", 10, 1, UINT_MAX, offsetof(struct agent_options, max_clients), false},
+    {"idle-timeout", 10, 0, UINT_MAX / 1000, offsetof(struct agent_options, idle_timeout), false},
+    {"partial-timeout", 10, 0, UINT_MAX / 1000, offsetof(struct agent_options, partial_timeout),
+     false},
     {"file-create-mode", 8, 0, 0777, offsetof(struct agent_options, file_create_mode), false},
     {"max-file-handles", 10, 1, UINT_MAX, offsetof(struct agent_options, max_file_handles), false},
     {"max-exec-processes", 10, 1, UINT_MAX, offsetof(struct agent_options, max_exec_processes),

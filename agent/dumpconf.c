@@ -85,6 +85,8 @@ void agent_dumpconf_write(const struct agent_options *o, FILE *out)
     fputs("\n[qgad]\n", out);
     put_listeners(out, o);
     fprintf(out, "max-clients=%u\n", o->max_clients);
+    fprintf(out, "idle-timeout=%u\n", o->idle_timeout);
+    fprintf(out, "partial-timeout=%u\n", o->partial_timeout);
     put_cids(out, o);
     fprintf(out, "file-create-mode=%04o\n", o->file_create_mode);
     fprintf(out, "max-file-handles=%u\n", o->max_file_handles);

@@ -18,6 +18,8 @@ void agent_options_init(struct agent_options *o)
 {
     memset(o, 0, sizeof(*o));
     o->max_clients = QGAD_DEFAULT_MAX_CLIENTS;
+    o->idle_timeout = QGAD_IDLE_TIMEOUT_MS / 1000;
+    o->partial_timeout = QGAD_PARTIAL_TIMEOUT_MS / 1000;
     o->file_create_mode = 0600;
     o->max_file_handles = QGAD_DEFAULT_MAX_FILE_HANDLES;
     o->max_exec_processes = QGAD_DEFAULT_MAX_EXEC_PROCESSES;

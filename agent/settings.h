@@ -44,7 +44,9 @@ struct agent_options {
     struct agent_listen *listen;
     size_t n_listen;
     unsigned max_clients;
-    uint32_t *vsock_cids; /* NULL: host only (CID 2) */
+    unsigned idle_timeout;    /* seconds, 0 = off (listeners) */
+    unsigned partial_timeout; /* seconds, 0 = off (listeners) */
+    uint32_t *vsock_cids;     /* NULL: host only (CID 2) */
     size_t n_vsock_cids;
     unsigned file_create_mode;
     unsigned max_file_handles;

@@ -53,8 +53,8 @@ void agent_usage_print(const char *argv0, FILE *out)
             "                        (default 2, the host)\n"
             "\n"
             "Config file groups: [general] (qemu-ga's keys) and [qgad] (listen, max-clients,\n"
-            "vsock-allow-cids, file-create-mode, max-file-handles, max-exec-processes,\n"
-            "exec-output-total); -D prints both.\n",
+            "idle-timeout, partial-timeout, vsock-allow-cids, file-create-mode,\n"
+            "max-file-handles, max-exec-processes, exec-output-total); -D prints both.\n",
             argv0, QGAD_VERSION, QGAD_CONFDIR, QGAD_RUNSTATEDIR, QGAD_CONFDIR, QGAD_RUNSTATEDIR,
             QGAD_DEFAULT_MAX_CLIENTS);
 }

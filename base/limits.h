@@ -24,7 +24,17 @@
 #define QGAD_MAX_PENDING_BYTES (160u << 20)
 
 /* transport */
-#define QGAD_DEFAULT_MAX_CLIENTS 16             /* per listener; config max-clients */
+#define QGAD_DEFAULT_MAX_CLIENTS 16 /* per listener; config max-clients */
+/* Listener slots are never held hostage (transport/slots.c); devices never time out. A
+ * message must complete this long after its first byte (config partial-timeout, seconds):
+ * 30 s lets even a 64 MiB request arrive at ~2 MiB/s, and eviction already keeps silent
+ * clients from locking the host out, so it need not be tight. */
+#define QGAD_PARTIAL_TIMEOUT_MS 30000
+/* A connection with no request (and none in flight) this long is closed (config
+ * idle-timeout, seconds): 10 min is longer than any plausible poll interval of a client that
+ * keeps its connection open (qemu-ga never closes one), while Proxmox and KubeVirt open one
+ * per command; past it the slot only serves a leaked or hostile connection. */
+#define QGAD_IDLE_TIMEOUT_MS 600000
 #define QGAD_MAX_WRITE_QUEUE_BYTES (160u << 20) /* unsent reply bytes; one 48 MiB read fits */
 /* charged per queued reply against the write queue: its write request, bookkeeping and
  * allocator headers */

@@ -46,6 +46,8 @@ struct proto_session {
     bool input_ended;        /* proto_session_end_input(): no more bytes will come */
     bool drained;            /* io.drained() called */
     bool closing;
+    bool partial;   /* after the last read: part of a message is buffered */
+    bool requested; /* a message arrived since the last activity report */
 };
 
 /* Past either cap the stream stops; it resumes once both are down to half, so a busy
@@ -157,6 +159,18 @@ static void session_destroy(struct proto_session *s)
     free(s);
 }
 
+static void session_report(struct proto_session *s, bool replied)
+{
+    if (!s->io.activity || s->closing)
+        return;
+    struct proto_session_activity a = {.busy = s->head != NULL,
+                                       .partial = s->partial,
+                                       .request = s->requested,
+                                       .replied = replied};
+    s->requested = false;
+    s->io.activity(s->io.ctx, &a);
+}
+
 static void session_enter(struct proto_session *s)
 {
     s->busy++;
@@ -171,6 +185,7 @@ static void session_leave(struct proto_session *s)
 /* Writes every finished reply that no earlier request is still waiting for. */
 static void session_flush(struct proto_session *s)
 {
+    bool wrote = false, freed = false;
     session_enter(s);
     while (s->head && s->head->done && !s->closing) {
         struct reply_slot *slot = s->head;
@@ -180,9 +195,13 @@ static void session_flush(struct proto_session *s)
         if (slot->reply) {
             s->io.write(s->io.ctx, slot->reply, slot->len); /* may close the session */
             slot->reply = NULL;
+            wrote = true;
         }
         slot_free(slot);
+        freed = true;
     }
+    if (freed) /* a silent success writes nothing but is no longer in flight either */
+        session_report(s, wrote);
     if (s->input_ended && !s->head && !s->drained && !s->closing) {
         s->drained = true;
         log_debug("%s: every reply written after the end of input", s->name);
@@ -343,6 +362,7 @@ static void session_dispatch(struct proto_session *s, yajl_val msg)
     loopmon_mark(req.execute ? req.execute : "invalid request");
     struct reply_slot *slot = slot_add(s, req.id);
     slot_weigh(s, slot, bytes);
+    s->requested = true;
 
     if (err) {
         value_release(msg);
@@ -398,6 +418,8 @@ void proto_session_feed(struct proto_session *s, const char *buf, size_t len)
     proto_framer_feed(s->framer, buf, len);
     /* buffering part of a big message (growing its buffer) is parsing it too */
     loopmon_mark_parsed(proto_framer_message_bytes(s->framer));
+    s->partial = proto_framer_in_message(s->framer);
+    session_report(s, false);
     session_leave(s);
 }
 
@@ -409,6 +431,8 @@ void proto_session_end_input(struct proto_session *s)
     log_debug("%s: end of input, %zu requests still to answer", s->name, s->held);
     proto_framer_free(s->framer); /* a partial message is dropped, its budget returned */
     s->framer = NULL;
+    s->partial = false;
+    session_report(s, false);
     session_flush(s); /* nothing due: drained at once */
 }
 

@@ -10,6 +10,14 @@
 
 struct proto_session;
 
+struct proto_session_activity {
+    bool busy;    /* a request is in flight: its reply is not written yet */
+    bool partial; /* part of a message is buffered */
+    bool request; /* a complete message arrived since the last report (so a partial
+                   * message now is a new one) */
+    bool replied; /* a reply was written since the last report */
+};
+
 struct proto_session_io {
     /* Write one encoded reply (takes ownership of buf, malloc'd). */
     void (*write)(void *ctx, char *buf, size_t len);
@@ -22,6 +30,9 @@ struct proto_session_io {
      * stream can close once it has written them. Called once; may be NULL. It may free
      * the session (proto_session_free is deferred while the session is busy). */
     void (*drained)(void *ctx);
+    /* What the stream is doing, for the transport's slot policy; after every read and every
+     * reply written. May be NULL. */
+    void (*activity)(void *ctx, const struct proto_session_activity *a);
 };
 
 struct proto_session *proto_session_new(const struct proto_session_io *io, const char *name);

@@ -20,8 +20,10 @@ void transport__conn_start(struct transport_channel *ch, struct transport_conn *
         ch->conns->prev = conn;
     ch->conns = conn;
     ch->n_conns++;
+    conn->progress_at = uv_now(uv_default_loop());
     log_debug("%s: connection opened", name);
     conn->ctx = ch->ev.open(conn, ch->ev.user);
+    transport__slots_update(ch);
 }
 
 void transport__conn_data(struct transport_conn *conn, const char *buf, size_t len)
@@ -49,6 +51,8 @@ void transport__conn_end(struct transport_conn *conn)
     if (conn->ending)
         return;
     conn->ending = true;
+    if (conn->ch)
+        conn->ch->n_ending++;
     conn->ops->shutdown(conn);
 }
 
@@ -67,11 +71,14 @@ void transport__conn_release(struct transport_conn *conn)
     conn->prev = conn->next = NULL;
     conn->ch = NULL;
     ch->n_conns--;
+    if (conn->ending)
+        ch->n_ending--;
     log_debug("%s: connection closed", conn->name);
     if (!conn->close_fired) {
         conn->close_fired = true;
         ch->ev.close(conn->ctx);
     }
+    transport__slots_update(ch);
 }
 
 void transport__conn_written(struct transport_conn *conn, size_t len)
@@ -132,9 +139,28 @@ void transport_pause(struct transport_conn *conn, bool paused)
     if (conn->ending || conn->input_ended || !conn->ch || conn->paused == paused)
         return;
     conn->paused = paused;
+    if (!paused && conn->partial) /* the time it was not read is not the peer's */
+        conn->partial_since = uv_now(uv_default_loop());
     log_debug("%s: %s reading", conn->name, paused ? "stop" : "resume");
     if (conn->ops->pause)
         conn->ops->pause(conn);
+}
+
+void transport_set_busy(struct transport_conn *conn, bool busy)
+{
+    conn->busy = busy;
+}
+
+void transport_set_partial(struct transport_conn *conn, bool partial)
+{
+    if (partial && !conn->partial)
+        conn->partial_since = uv_now(uv_default_loop());
+    conn->partial = partial;
+}
+
+void transport_progress(struct transport_conn *conn)
+{
+    conn->progress_at = uv_now(uv_default_loop());
 }
 
 const char *transport_conn_name(const struct transport_conn *conn)

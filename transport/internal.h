@@ -84,11 +84,15 @@ struct transport_channel {
     size_t n_allow_cids;
     int activated_fd;
     unsigned half_close_ms; /* QGAD_HALF_CLOSE_DRAIN_MS (unit tests shorten it) */
+    unsigned idle_ms;       /* listeners: slot policy (slots.c); 0 = off */
+    unsigned partial_ms;
     bool closing;
     bool retrying; /* -r: failed opens are expected, log them at debug level */
     unsigned next_conn_id;
     struct transport_conn *conns; /* every live connection (close event not yet fired) */
     unsigned n_conns;
+    unsigned n_ending;       /* of those, shutting down: their slot is being freed */
+    uv_timer_t *sweep_timer; /* listeners: the slot policy's timeouts (slots.c) */
     uv_timer_t *retry_timer; /* -r: reopen attempts; NULL when not retrying */
     struct transport_listener *listener;
     struct transport_chardev *dev;
@@ -124,6 +128,11 @@ struct transport_conn {
     bool input_ended; /* the peer shut down its sending side; eof() fired */
     bool draining;    /* transport_close(): ends once the queue is written */
     bool close_fired; /* events.close() done */
+    /* The slot policy (slots.c), as the layer above reports it (transport_set_busy...). */
+    bool busy;            /* a request is in flight */
+    bool partial;         /* part of a message is buffered, since partial_since */
+    uint64_t progress_at; /* uv_now of the last complete request or reply (or the accept) */
+    uint64_t partial_since;
     struct transport_conn *prev, *next;
 };
 
@@ -147,6 +156,15 @@ void transport__conn_buf_done(struct transport_conn *conn, char *buf, size_t len
 /* Free a written or discarded reply buffer. Returning a large one to the kernel takes
  * milliseconds (munmap of every touched page), so that happens in the threadpool. */
 void transport__buf_free(char *buf, size_t len);
+
+/* slots.c: the slot policy of listeners (DESIGN.md "Bounded everything"). */
+/* A client was accepted: true if it may have a slot, after evicting the connection without a
+ * request in flight that has made no progress for longest if all are taken. */
+bool transport__slots_admit(struct transport_channel *ch, const char *peer);
+/* A connection started or ended: the sweep timer runs while connections are open. */
+void transport__slots_update(struct transport_channel *ch);
+/* The channel closes: free the timer. */
+void transport__slots_stop(struct transport_channel *ch);
 
 /* transport.c */
 /* The registry row of a method; NULL if unknown. */

@@ -309,9 +309,7 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     /* Refuse at once rather than leave the client waiting unserved in the backlog. */
-    if (ch->n_conns >= ch->max_clients) {
-        log_warning("%s: %u clients connected (max-clients), closing the new connection%s%s",
-                    ch->path ? ch->path : ch->be->method, ch->n_conns, *peer ? " from " : "", peer);
+    if (!transport__slots_admit(ch, peer)) {
         uv_close((uv_handle_t *)&c->pipe, reject_close_cb);
         return;
     }
@@ -389,6 +387,7 @@ static void listener_stop(struct transport_channel *ch)
         ch->listener = NULL;
         uv_close((uv_handle_t *)&l->handle, listener_close_cb);
     }
+    transport__slots_stop(ch);
     if (ch->be->ops.listener->cleanup)
         ch->be->ops.listener->cleanup(ch);
 }

@@ -99,6 +99,8 @@ int transport_channel_open(const struct transport_opts *opts, const struct trans
     ch->max_clients = opts->max_clients ? opts->max_clients : QGAD_DEFAULT_MAX_CLIENTS;
     ch->activated_fd = opts->activated_fd;
     ch->half_close_ms = QGAD_HALF_CLOSE_DRAIN_MS;
+    ch->idle_ms = opts->idle_timeout_ms;
+    ch->partial_ms = opts->partial_timeout_ms;
     if (opts->vsock_allow_cids && opts->n_vsock_allow_cids) {
         ch->n_allow_cids = opts->n_vsock_allow_cids;
         ch->allow_cids = xmalloc(ch->n_allow_cids * sizeof(uint32_t));

@@ -36,6 +36,11 @@ struct transport_opts {
                                        * an entry 4294967295 (VMADDR_CID_ANY) accepts all */
     size_t n_vsock_allow_cids;
     int activated_fd; /* >= 0: a listening socket from systemd (LISTEN_FDS) */
+    /* listeners: a connection with no complete request for idle_timeout_ms (and none in
+     * flight) is closed, and one whose partial message is not complete partial_timeout_ms
+     * after its first byte; 0 = never. Devices never time out. */
+    unsigned idle_timeout_ms;
+    unsigned partial_timeout_ms;
 };
 
 /* Methods this build knows, for validation and help text. */
@@ -61,6 +66,14 @@ void transport_close(struct transport_conn *conn);
 /* Stop (true) or resume (false) reading the connection: the session above has too much
  * work pending. Bytes already read are still delivered. */
 void transport_pause(struct transport_conn *conn, bool paused);
+/* The slot policy (listeners; devices keep the values unused). The layer above says what
+ * the connection is doing, since the transport does not parse: busy while a request is in
+ * flight (its reply not yet written; a busy connection is never evicted or timed out),
+ * partial while part of a message is buffered (the partial timeout runs from the call that
+ * set it), and progress when a complete request arrived or a reply was written. */
+void transport_set_busy(struct transport_conn *conn, bool busy);
+void transport_set_partial(struct transport_conn *conn, bool partial);
+void transport_progress(struct transport_conn *conn);
 /* A short description for logs ("unix:/run/x.sock#3", "virtio-serial"). */
 const char *transport_conn_name(const struct transport_conn *conn);
 

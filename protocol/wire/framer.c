@@ -544,6 +544,11 @@ size_t proto_framer_message_bytes(const struct proto_framer *f)
     return f->bytes;
 }
 
+bool proto_framer_in_message(const struct proto_framer *f)
+{
+    return f->in_msg;
+}
+
 struct proto_framer *proto_framer_new(const struct proto_framer_events *ev)
 {
     struct proto_framer *f = xcalloc(1, sizeof(*f));

@@ -26,6 +26,9 @@ struct proto_framer *proto_framer_new(const struct proto_framer_events *ev);
 bool proto_framer_feed(struct proto_framer *f, const char *buf, size_t len);
 /* Inside the message callback: the size of the message being delivered. */
 size_t proto_framer_message_bytes(const struct proto_framer *f);
+/* Between feeds: part of a message has been read (a token of it; whitespace is not a
+ * message), including one being skipped after an error. */
+bool proto_framer_in_message(const struct proto_framer *f);
 /* Discards any partial message. */
 void proto_framer_free(struct proto_framer *f);
 

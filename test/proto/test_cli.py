@@ -56,6 +56,8 @@ class DumpConfTest(unittest.TestCase):
                          '[qgad]\n'
                          'listen=\n'
                          'max-clients=16\n'
+                         'idle-timeout=600\n'
+                         'partial-timeout=30\n'
                          'vsock-allow-cids=2\n'
                          'file-create-mode=0600\n'
                          'max-file-handles=256\n'
@@ -97,7 +99,7 @@ class DumpConfTest(unittest.TestCase):
     def test_dump_qgad_group(self):
         d = self.d
         conf = ('[qgad]\nlisten=unix-listen:%s/a.sock;tcp-listen:127.0.0.1:4444\n'
-                'max-clients=4\nfile-create-mode=0640\nmax-file-handles=10\n'
+                'max-clients=4\nidle-timeout=120\npartial-timeout=0\nfile-create-mode=0640\nmax-file-handles=10\n'
                 'max-exec-processes=5\nexec-output-total=1048576\n' % d)
         out = self.dump(['-m', 'isa-serial', '--listen', 'unix-listen:%s/b.sock' % d,
                          '--max-clients', '3', '--vsock-allow-cids', '2,3'], conf)
@@ -105,6 +107,8 @@ class DumpConfTest(unittest.TestCase):
             '\n[qgad]\n'
             'listen=unix-listen:%(d)s/a.sock;tcp-listen:127.0.0.1:4444;unix-listen:%(d)s/b.sock\n'
             'max-clients=3\n'
+            'idle-timeout=120\n'
+            'partial-timeout=0\n'
             'vsock-allow-cids=2,3\n'
             'file-create-mode=0640\n'
             'max-file-handles=10\n'

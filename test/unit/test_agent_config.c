@@ -1,5 +1,6 @@
 /* agent/config.c on its own: which keys of [general] and [qgad] are read into the settings,
  * how repeated loads combine, and the fatal message a bad value logs. */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -112,6 +113,8 @@ static void test_qgad_keys(void **state)
     char *path = conf_file("qgad.conf", "[qgad]\n"
                                         "listen=unix-listen:/a\\;b;;tcp-listen:[::1]:5\n"
                                         "max-clients=3\n"
+                                        "idle-timeout=0\n"
+                                        "partial-timeout=4294967\n"
                                         "vsock-allow-cids=any\n"
                                         "file-create-mode=640\n"
                                         "max-file-handles=1\n"
@@ -125,6 +128,8 @@ static void test_qgad_keys(void **state)
     assert_string_equal(o.listen[0].path, "/a;b");
     assert_string_equal(o.listen[1].path, "[::1]:5");
     assert_int_equal(o.max_clients, 3);
+    assert_int_equal(o.idle_timeout, 0);                  /* 0 = off */
+    assert_int_equal(o.partial_timeout, UINT_MAX / 1000); /* the most that fits in ms */
     assert_int_equal(o.n_vsock_cids, 1);
     assert_int_equal(o.vsock_cids[0], AGENT_VSOCK_CID_ANY);
     assert_int_equal(o.file_create_mode, 0640); /* octal with or without the 0 */
@@ -155,6 +160,12 @@ static void test_bad_value_message(void **state)
         {"[qgad]\nmax-clients=0\n",
          "Key file contains key “max-clients” in group “qgad” which has a value that cannot "
          "be interpreted.\n"},
+        {"[qgad]\nidle-timeout=4294968\n",
+         "Key file contains key “idle-timeout” in group “qgad” which has a value that cannot "
+         "be interpreted.\n"},
+        {"[qgad]\npartial-timeout=-1\n",
+         "Key file contains key “partial-timeout” in group “qgad” which has a value that "
+         "cannot be interpreted.\n"},
         {"[qgad]\nlisten=nocolon\n", "invalid listen entry “nocolon”\n"},
         {"[qgad]\nvsock-allow-cids=host\n", "invalid vsock-allow-cids “host”\n"},
     };

@@ -25,6 +25,8 @@ static void test_init_defaults_and_free(void **state)
     assert_null(o.vsock_cids);
     assert_int_equal(o.n_listen, 0);
     assert_int_equal(o.max_clients, QGAD_DEFAULT_MAX_CLIENTS);
+    assert_int_equal(o.idle_timeout * 1000u, QGAD_IDLE_TIMEOUT_MS);
+    assert_int_equal(o.partial_timeout * 1000u, QGAD_PARTIAL_TIMEOUT_MS);
     assert_int_equal(o.file_create_mode, 0600);
     assert_int_equal(o.max_file_handles, QGAD_DEFAULT_MAX_FILE_HANDLES);
     assert_int_equal(o.max_exec_processes, QGAD_DEFAULT_MAX_EXEC_PROCESSES);

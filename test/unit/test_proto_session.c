@@ -31,6 +31,54 @@ static void test_backlog_pauses_the_stream(void **state)
     teardown_check(s);
 }
 
+/* What the slot policy hears (transport/slots.c through agent/channels.c). */
+static struct proto_session_activity last_activity;
+static int n_activity;
+
+static void record_activity(void *ctx, const struct proto_session_activity *a)
+{
+    last_activity = *a;
+    n_activity++;
+}
+
+#define expect_activity(b, p, req, rep)                                                            \
+    do {                                                                                           \
+        assert_int_equal(last_activity.busy, b);                                                   \
+        assert_int_equal(last_activity.partial, p);                                                \
+        assert_int_equal(last_activity.request, req);                                              \
+        assert_int_equal(last_activity.replied, rep);                                              \
+    } while (0)
+
+static void test_activity_reports(void **state)
+{
+    struct proto_session_io io = {.write = sink_write, .ctx = &sink, .activity = record_activity};
+    buf_release(&sink.out);
+    memset(&sink, 0, sizeof(sink));
+    n_pending = 0;
+    n_activity = 0;
+    struct proto_session *s = proto_session_new(&io, "test");
+
+    feed(s, "  \n");
+    expect_activity(false, false, false, false); /* whitespace is no message */
+    feed(s, "{\"execute\":");
+    expect_activity(false, true, false, false);
+    feed(s, "\"slow\"}{\"exec");
+    expect_activity(true, true, true, false); /* in flight, and a new partial one */
+    feed(s, "ute\":\"instant\"}");
+    expect_activity(true, false, true, false); /* done, but waits behind the slow one */
+    int before = n_activity;
+    finish_slow(0);
+    assert_true(n_activity > before);
+    expect_activity(false, false, false, true); /* both written */
+    feed(s, "{\"execute\":\"shutdown\"} {");    /* a silent success frees its slot */
+    expect_activity(false, true, false, false); /* the request was already reported */
+    feed(s, "x}");                              /* a parse error is no request */
+    expect_activity(false, false, false, false);
+    proto_session_end_input(s);
+    expect_activity(false, false, false, false);
+    teardown_check(s);
+}
+
 static void test_instant_reply(void **state)
 {
     struct proto_session *s = session_new();
@@ -290,6 +338,7 @@ int main(void)
     loop_thread = pthread_self();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_instant_reply),
+        cmocka_unit_test(test_activity_reports),
         cmocka_unit_test(test_replies_in_request_order),
         cmocka_unit_test(test_parse_errors_in_order),
         cmocka_unit_test(test_barrier_drops_running),

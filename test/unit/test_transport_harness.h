@@ -240,4 +240,38 @@ HARNESS char *make_tmpdir(void)
     return xstrdup(tmpl);
 }
 
+/* ---- a listener channel on a socket in a fresh temp dir ---- */
+
+struct listener_fixture {
+    char *dir;
+    char *path; /* the socket: dir/qga.sock */
+    struct recorder rec;
+    struct transport_channel *ch;
+};
+
+HARNESS int listener_setup(void **state)
+{
+    struct listener_fixture *f = xcalloc(1, sizeof(*f));
+    f->dir = make_tmpdir();
+    f->path = xasprintf("%s/qga.sock", f->dir);
+    *state = f;
+    return 0;
+}
+
+HARNESS int listener_teardown(void **state)
+{
+    struct listener_fixture *f = *state;
+    transport_channel_close(f->ch);
+    drain_loop();
+    rec_free(&f->rec);
+    unlink(f->path);
+    rmdir(f->dir);
+    free(f->path);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+#define LISTENER_TEST(test) cmocka_unit_test_setup_teardown(test, listener_setup, listener_teardown)
+
 #endif

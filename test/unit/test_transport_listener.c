@@ -11,37 +11,7 @@
 #include "base/limits.h"
 #include "transport/internal.h" /* half_close_ms */
 
-struct fixture {
-    char *dir;
-    char *path;
-    struct recorder rec;
-    struct transport_channel *ch;
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = xcalloc(1, sizeof(*f));
-    f->dir = make_tmpdir();
-    f->path = xasprintf("%s/qga.sock", f->dir);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    transport_channel_close(f->ch);
-    drain_loop();
-    rec_free(&f->rec);
-    unlink(f->path);
-    rmdir(f->dir);
-    free(f->path);
-    free(f->dir);
-    free(f);
-    return 0;
-}
-
-static void open_unix(struct fixture *f, unsigned max_clients, bool echo)
+static void open_unix(struct listener_fixture *f, unsigned max_clients, bool echo)
 {
     struct transport_events ev = rec_events(&f->rec);
     struct transport_opts o = {
@@ -70,7 +40,7 @@ static void expect_echo(int fd, const char *msg)
 
 static void test_unix_several_clients(void **state)
 {
-    struct fixture *f = *state;
+    struct listener_fixture *f = *state;
     int fds[3];
 
     open_unix(f, 0, true);
@@ -115,7 +85,7 @@ static void test_unix_several_clients(void **state)
 
 static void test_unix_stale_file_replaced(void **state)
 {
-    struct fixture *f = *state;
+    struct listener_fixture *f = *state;
     int fd = open(f->path, O_CREAT | O_WRONLY, 0600);
 
     assert_true(fd >= 0);
@@ -129,7 +99,7 @@ static void test_unix_stale_file_replaced(void **state)
 
 static void test_unix_max_clients(void **state)
 {
-    struct fixture *f = *state;
+    struct listener_fixture *f = *state;
     int fds[QGAD_DEFAULT_MAX_CLIENTS + 1];
     char c;
 
@@ -137,6 +107,8 @@ static void test_unix_max_clients(void **state)
     for (int i = 0; i < QGAD_DEFAULT_MAX_CLIENTS; i++)
         fds[i] = unix_connect(f->path);
     assert_true(wait_count(&f->rec.n_open, QGAD_DEFAULT_MAX_CLIENTS, 2000));
+    for (int i = 0; i < QGAD_DEFAULT_MAX_CLIENTS; i++)
+        transport_set_busy(f->rec.conns[i]->conn, true); /* nobody to evict */
 
     /* The 17th is accepted and closed at once, not left waiting in the backlog. */
     int extra = unix_connect(f->path);
@@ -161,11 +133,15 @@ static void test_unix_max_clients(void **state)
 
 static void test_unix_custom_max_clients(void **state)
 {
-    struct fixture *f = *state;
+    struct listener_fixture *f = *state;
     char c;
 
     open_unix(f, 2, false);
-    int a = unix_connect(f->path), b = unix_connect(f->path), x = unix_connect(f->path);
+    int a = unix_connect(f->path), b = unix_connect(f->path);
+    assert_true(wait_count(&f->rec.n_open, 2, 2000));
+    transport_set_busy(f->rec.conns[0]->conn, true);
+    transport_set_busy(f->rec.conns[1]->conn, true);
+    int x = unix_connect(f->path);
     assert_true(wait_readable(x, 2000));
     assert_int_equal(read(x, &c, 1), 0);
     assert_int_equal(f->rec.n_open, 2);
@@ -177,7 +153,7 @@ static void test_unix_custom_max_clients(void **state)
 /* A host that stops reading: the queue grows to the cap, then the connection is dropped. */
 static void test_write_queue_cap(void **state)
 {
-    struct fixture *f = *state;
+    struct listener_fixture *f = *state;
     const size_t chunk = 8u << 20;
     size_t handed = 0;
 
@@ -254,7 +230,7 @@ static int tcp_connect(int family, int port)
     return fd;
 }
 
-static void tcp_echo_roundtrip(struct fixture *f, int family)
+static void tcp_echo_roundtrip(struct listener_fixture *f, int family)
 {
     int port = free_tcp_port(family);
     assert_true(port > 0);
@@ -286,7 +262,7 @@ static void test_tcp_ipv4(void **state)
 /* A read error (connection reset) ends that client only; upstream would exit. */
 static void test_tcp_reset_closes_one(void **state)
 {
-    struct fixture *f = *state;
+    struct listener_fixture *f = *state;
     int port = free_tcp_port(AF_INET);
     char *addr = xasprintf("127.0.0.1:%d", port);
     struct transport_events ev = rec_events(&f->rec);
@@ -340,7 +316,7 @@ static ssize_t read_to_eof(int fd, char *buf, size_t len, int ms)
 
 /* The client sends, then shuts down its sending side: eof() fires, the connection stays
  * open for the replies, and transport_close ends it after they are written. */
-static void half_close_roundtrip(struct fixture *f, int fd)
+static void half_close_roundtrip(struct listener_fixture *f, int fd)
 {
     char buf[64];
 
@@ -365,7 +341,7 @@ static void half_close_roundtrip(struct fixture *f, int fd)
 
 static void test_unix_half_close(void **state)
 {
-    struct fixture *f = *state;
+    struct listener_fixture *f = *state;
 
     open_unix(f, 0, false);
     half_close_roundtrip(f, unix_connect(f->path));
@@ -373,7 +349,7 @@ static void test_unix_half_close(void **state)
 
 static void test_tcp_half_close(void **state)
 {
-    struct fixture *f = *state;
+    struct listener_fixture *f = *state;
     int port = free_tcp_port(AF_INET);
     char *addr = xasprintf("127.0.0.1:%d", port);
     struct transport_events ev = rec_events(&f->rec);
@@ -388,7 +364,7 @@ static void test_tcp_half_close(void **state)
  * max-clients slot. */
 static void test_half_close_deadline(void **state)
 {
-    struct fixture *f = *state;
+    struct listener_fixture *f = *state;
     char c;
 
     open_unix(f, 1, false);
@@ -398,7 +374,8 @@ static void test_half_close_deadline(void **state)
     assert_true(wait_count(&f->rec.n_open, 1, 2000));
     assert_int_equal(shutdown(a, SHUT_WR), 0);
     assert_true(wait_count(&f->rec.n_eof, 1, 2000));
-    int b = unix_connect(f->path); /* over max-clients: closed at once */
+    transport_set_busy(f->rec.conns[0]->conn, true); /* its replies are still due */
+    int b = unix_connect(f->path);                   /* over max-clients: closed at once */
     run_for(50);
     assert_int_equal(read_timeout(b, &c, 1, 2000), 0);
     assert_int_equal(f->rec.n_open, 1);
@@ -415,7 +392,7 @@ static void test_half_close_deadline(void **state)
  * use after free from the cancelled shutdown). */
 static void test_half_close_channel_close(void **state)
 {
-    struct fixture *f = *state;
+    struct listener_fixture *f = *state;
     const size_t big = 8u << 20;
 
     open_unix(f, 0, false);
@@ -439,7 +416,7 @@ static void test_half_close_channel_close(void **state)
 
 static void test_open_errors(void **state)
 {
-    struct fixture *f = *state;
+    struct listener_fixture *f = *state;
     struct transport_events ev = rec_events(&f->rec);
     struct transport_channel *ch = (void *)1;
     struct transport_opts o = {.method = "tcp-listen", .path = "127.0.0.1", .activated_fd = -1};
@@ -477,19 +454,19 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_unix_several_clients, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unix_stale_file_replaced, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unix_max_clients, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unix_custom_max_clients, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_write_queue_cap, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tcp_ipv4, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tcp_ipv6, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tcp_reset_closes_one, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unix_half_close, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tcp_half_close, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_half_close_deadline, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_half_close_channel_close, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+        LISTENER_TEST(test_unix_several_clients),
+        LISTENER_TEST(test_unix_stale_file_replaced),
+        LISTENER_TEST(test_unix_max_clients),
+        LISTENER_TEST(test_unix_custom_max_clients),
+        LISTENER_TEST(test_write_queue_cap),
+        LISTENER_TEST(test_tcp_ipv4),
+        LISTENER_TEST(test_tcp_ipv6),
+        LISTENER_TEST(test_tcp_reset_closes_one),
+        LISTENER_TEST(test_unix_half_close),
+        LISTENER_TEST(test_tcp_half_close),
+        LISTENER_TEST(test_half_close_deadline),
+        LISTENER_TEST(test_half_close_channel_close),
+        LISTENER_TEST(test_open_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
