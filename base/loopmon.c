@@ -22,9 +22,9 @@
 #define LOOPMON_DEFAULT_LABEL "unlabelled callback"
 #define LOOPMON_DEFAULT_MS 20.0
 /* A stretch in which the loop thread blocked but worked less than the threshold counts
- * once it lasted this many thresholds (40 ms): sleeping in I/O or for a child that long is
+ * once it lasted this many thresholds (60 ms): sleeping in I/O or for a child that long is
  * a stall; waiting that briefly on a lock whose holder was preempted is the machine's. */
-#define LOOPMON_BLOCKED_FACTOR 2u
+#define LOOPMON_BLOCKED_FACTOR 3u
 /* Parsing the message itself is the one work that may grow with host input (DESIGN.md). */
 #define LOOPMON_EXEMPT_PARSE_BYTES ((size_t)1 << 20)
 

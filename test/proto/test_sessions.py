@@ -221,7 +221,6 @@ class SessionTest(AgentTestCase):
         pid = c.ok('guest-exec', {'path': '/bin/sh', 'arg': ['-c', 'sleep %d' % seconds]})
         c.send('guest-exec-status', {'pid': pid['pid'], '__org.qgad_wait': 10000}, id=id)
 
-    @local_only('a second session served while one waits')
     @local_only('three sessions at once')
     def test_two_64mib_holders_do_not_lock_out_others(self):
         """The hostile host's lock-out: two connections each send a guest-ping whose id is
@@ -269,6 +268,7 @@ class SessionTest(AgentTestCase):
         for h in holders:
             self.assertEqual(h.cmd('guest-ping', id='after'), {'return': {}, 'id': 'after'})
 
+    @local_only('a second session served while one waits')
     def test_slow_request_does_not_block_other_sessions(self):
         """A session waiting on a slow request; another session is answered meanwhile."""
         self.send_slow_request(self.c, 2, 'slow')
