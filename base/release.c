@@ -3,6 +3,7 @@
 #include "base/release.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #include <malloc.h>
 #include <stdlib.h>
@@ -47,16 +48,22 @@ void release_in_pool(void (*release)(void *), void *p)
 }
 
 static atomic_flag trim_running = ATOMIC_FLAG_INIT;
+static atomic_bool trim_again; /* asked for while one ran: it runs once more */
 
 void heap_trim(void)
 {
-    /* one at a time: a second thread's trim would only wait for the lock and redo it */
-    if (atomic_flag_test_and_set(&trim_running))
-        return;
-    atomic_fetch_add(&heavy_started, 1);
-    malloc_trim(0);
-    atomic_fetch_add(&heavy_finished, 1);
-    atomic_flag_clear(&trim_running);
+    /* one at a time: a second thread's trim would only wait for the lock and redo it;
+     * instead the running one goes again, so what was freed meanwhile is given back too */
+    atomic_store(&trim_again, true);
+    /* a request made just as the runner let go is seen here, after its clear */
+    while (atomic_load(&trim_again) && !atomic_flag_test_and_set(&trim_running)) {
+        while (atomic_exchange(&trim_again, false)) {
+            atomic_fetch_add(&heavy_started, 1);
+            malloc_trim(0);
+            atomic_fetch_add(&heavy_finished, 1);
+        }
+        atomic_flag_clear(&trim_running);
+    }
 }
 
 void release_activity(unsigned *started, unsigned *finished)

@@ -170,12 +170,15 @@ static void row_job_done(uv_work_t *req, int status)
     struct call_job *j = req->data;
     cmd_call *call = j->call;
     loopmon_mark_fmt("%s end", call->cmd->name);
-    yajl_val out = j->rc < 0 ? NULL : j->out;
-    if (j->rc < 0)
-        json_free(j->out);
-    char *err = j->rc < 0 ? j->err : NULL;
-    if (j->rc >= 0)
-        free(j->err);
+    yajl_val out = j->out;
+    char *err = j->err;
+    if (j->rc < 0) { /* the outcome is the error, whatever else the work left */
+        json_free(out);
+        out = NULL;
+    } else {
+        free(err);
+        err = NULL;
+    }
     free(j);
     if (call->cmd->end)
         call->cmd->end(call, call->ctx, out, err);
@@ -312,8 +315,11 @@ void call_finish_with(cmd_call *call, yajl_val value, char *err)
         return;
     }
     json_free(value);
-    call_error(call, ERR_GENERIC, "%s", err);
-    free(err);
+    call_check_unfinished(call);
+    call->err_class = ERR_GENERIC;
+    call->err_desc = err; /* taken as it is: no copy of the work's text */
+    call->finished = true;
+    call_finish(call);
 }
 
 /* ---- accessors ---- */
